@@ -8,7 +8,14 @@ but each side writes its own *beliefs* about the protocol (what to do on a code)
 from __future__ import annotations
 
 from tether.wire.close_codes import CloseCode
-from tether.wire.codec import DecodeError, Frame, decode_frame, decode_json, encode_json, encode_payload
+from tether.wire.codec import (
+    DecodeError,
+    Frame,
+    decode_frame,
+    decode_json,
+    encode_json,
+    encode_payload,
+)
 from tether.wire.compression import (
     DecompressionError,
     PayloadTooLarge,

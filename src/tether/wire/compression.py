@@ -44,6 +44,11 @@ class ZlibStreamInflater:
         self._buffer = bytearray()
         self.max_payload = max_payload
 
+    @property
+    def buffered(self) -> int:
+        """Compressed bytes held while waiting for the end of a payload."""
+        return len(self._buffer)
+
     def feed(self, message: bytes) -> bytes | None:
         """Add one WebSocket message; return a complete payload or None (need more)."""
         if self._buffer or not message.endswith(ZLIB_SUFFIX):

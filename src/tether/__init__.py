@@ -1,0 +1,1 @@
+"""tether: an asyncio Discord gateway client whose connection manager never lets go."""
