@@ -1,0 +1,390 @@
+"""tether.Client: the public face of the connection manager.
+
+``start()`` only signals: it creates the manager's tasks and returns before any socket is
+opened. ``stop()`` closes every socket gracefully and returns once they are closed and no
+task of tether is left. Lifecycle events are classes, dispatches are names::
+
+    client = Client(token, intents=Intents.default())
+
+    @client.on(Ready)
+    async def ready(event): ...
+
+    @client.on("MESSAGE_CREATE")
+    async def message(event): ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiohttp
+
+from tether.errors import ConfigError, GatewayError, InvalidState
+from tether.gateway.backoff import Backoff
+from tether.gateway.events import Event
+from tether.gateway.protocol import ProtocolConfig
+from tether.gateway.session import Session
+from tether.gateway.state import ShardState
+from tether.runtime.dispatcher import Dispatcher, EventKey, Handler
+from tether.runtime.shard import Shard, ShardStatus
+from tether.runtime.transport import check_url, get_gateway_bot
+from tether.token import Token
+from tether.wire.compression import DEFAULT_MAX_PAYLOAD
+from tether.wire.intents import ALL_DEFINED, Intents
+
+__all__ = ["DEFAULT_API_URL", "Client"]
+
+log = logging.getLogger("tether.client")
+
+DEFAULT_API_URL = "https://discord.com/api/v10"
+
+H = TypeVar("H", bound=Handler)
+
+#: Overall state of several shards: the least advanced one wins.
+_ORDER = [
+    ShardState.FATALLY_CLOSED,
+    ShardState.STOPPED,
+    ShardState.CLOSING,
+    ShardState.BACKOFF,
+    ShardState.CONNECTING,
+    ShardState.IDENTIFYING,
+    ShardState.RESUMING,
+    ShardState.CONNECTED,
+    ShardState.READY,
+]
+
+
+class Client:
+    """A Discord gateway client that keeps every shard connected.
+
+    Args:
+        token: the bot token (with or without the ``Bot `` prefix). Never logged or shown.
+        intents: the gateway intents (default: every unprivileged intent).
+        api_url: REST base, e.g. the emulator's ``http://127.0.0.1:PORT/api/v10``.
+        gateway_url: skip ``GET /gateway/bot`` and connect here (tests, proxies).
+        shards: number of shards to run in this process (None: one unsharded session).
+        compress: ``"zlib-stream"`` (default) or None.
+        guild_ready_timeout: idle gap in the guild stream after which Ready fires anyway.
+        hello_timeout: seconds to wait for HELLO before trying another socket.
+        ack_timeout: heartbeat ACK deadline (None: min(heartbeat interval, 5 s)).
+        connect_timeout: seconds to open a socket.
+        close_timeout: seconds to wait for the server's answer to a close frame.
+        reconnect_base, reconnect_cap, stable_after: the reconnect backoff (full jitter).
+        handler_grace: seconds stop() lets running handlers finish before cancelling them.
+        rng: randomness (tests pass a seeded ``random.Random``).
+
+    Raises:
+        ConfigError: invalid arguments (checked here, before any I/O).
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        intents: int = Intents.default(),
+        api_url: str | None = None,
+        gateway_url: str | None = None,
+        shards: int | None = None,
+        compress: str | None = "zlib-stream",
+        large_threshold: int = 250,
+        presence: dict[str, Any] | None = None,
+        guild_ready_timeout: float = 10.0,
+        hello_timeout: float = 20.0,
+        ack_timeout: float | None = None,
+        connect_timeout: float = 30.0,
+        close_timeout: float = 1.0,
+        reconnect_base: float = 1.0,
+        reconnect_cap: float = 60.0,
+        stable_after: float = 1.0,
+        handler_grace: float = 5.0,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigError("token must be a non-empty string")
+        if int(intents) & ~ALL_DEFINED or int(intents) < 0:
+            raise ConfigError(f"intents {int(intents)} has undefined bits")
+        if shards is not None and (not isinstance(shards, int) or shards < 1):
+            raise ConfigError("shards must be a positive integer or None")
+        if compress not in (None, "zlib-stream"):
+            raise ConfigError(f"unsupported compression {compress!r}")
+        if not 50 <= large_threshold <= 250:
+            raise ConfigError("large_threshold must be within 50..250")
+        for name, value in (
+            ("guild_ready_timeout", guild_ready_timeout),
+            ("hello_timeout", hello_timeout),
+            ("connect_timeout", connect_timeout),
+            ("close_timeout", close_timeout),
+        ):
+            if value < 0:
+                raise ConfigError(f"{name} must not be negative")
+        self._token = Token(token)
+        self.api_url = check_url(api_url or DEFAULT_API_URL, kind="http").rstrip("/")
+        self.gateway_url = check_url(gateway_url, kind="ws") if gateway_url else None
+        self.intents = Intents(int(intents))
+        self._shard_count = shards
+        self._base = dict(
+            compress=compress,
+            large_threshold=large_threshold,
+            presence=presence,
+            guild_ready_timeout=guild_ready_timeout,
+            hello_timeout=hello_timeout,
+            ack_timeout=ack_timeout,
+            max_payload=max_payload,
+        )
+        self._connect_timeout = connect_timeout
+        self._close_timeout = close_timeout
+        self._backoff_args = dict(base=reconnect_base, cap=reconnect_cap, stable_after=stable_after)
+        self._handler_grace = handler_grace
+        self._rng = rng or random.Random()
+        self._dispatcher = Dispatcher()
+        self._shards: dict[int, Shard] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: aiohttp.ClientSession | None = None
+        self._gateway_bot: dict[str, Any] | None = None
+        self._connected = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._finished.set()
+        self.error: BaseException | None = None
+        self.sessions: dict[int, Session] = {}
+
+    def __repr__(self) -> str:
+        return f"<tether.Client state={self.state.value} shards={len(self._shards) or 1}>"
+
+    # ------------------------------------------------------------------ handlers
+    def on(self, key: EventKey) -> Callable[[H], H]:
+        """Decorator: call the function for an event class or a dispatch name."""
+
+        def register(handler: H) -> H:
+            self.add_handler(key, handler)
+            return handler
+
+        return register
+
+    def add_handler(self, key: EventKey, handler: Handler) -> None:
+        """Register ``handler`` (async or plain function taking the event)."""
+        if not (isinstance(key, str) or (isinstance(key, type) and issubclass(key, Event))):
+            raise ConfigError(f"cannot listen to {key!r}: use an event class or a dispatch name")
+        self._dispatcher.add(key, handler)
+
+    def remove_handler(self, key: EventKey, handler: Handler) -> None:
+        """Unregister a handler."""
+        self._dispatcher.remove(key, handler)
+
+    async def wait_for(
+        self,
+        key: EventKey,
+        *,
+        check: Callable[[Any], bool] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Wait for the next event matching ``key`` and ``check``.
+
+        Raises:
+            TimeoutError: nothing matched within ``timeout`` seconds.
+        """
+        fut = self._dispatcher.wait_for(key, check)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            fut.cancel()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state(self) -> ShardState:
+        """The overall state: the least advanced shard's (``stopped`` before start)."""
+        if not self._shards:
+            return ShardState.FATALLY_CLOSED if self.error else ShardState.STOPPED
+        return min((s.state for s in self._shards.values()), key=_ORDER.index)
+
+    @property
+    def shards(self) -> dict[int, ShardStatus]:
+        """A status snapshot per shard id."""
+        return {sid: shard.status() for sid, shard in self._shards.items()}
+
+    @property
+    def latency(self) -> float | None:
+        """The mean heartbeat latency over shards that measured one, in seconds."""
+        values = [s.latency for s in self._shards.values() if s.latency is not None]
+        return sum(values) / len(values) if values else None
+
+    @property
+    def queue_depth(self) -> int:
+        """Events received and not yet handed to handlers."""
+        return self._dispatcher.depth
+
+    async def wait_until_connected(self, timeout: float | None = None) -> None:
+        """Wait until every shard has a live session (READY or RESUMED received).
+
+        Raises:
+            TimeoutError: not connected within ``timeout``.
+            GatewayError: the client stopped with a fatal error.
+        """
+        await self._wait_milestone(self._connected, timeout)
+
+    async def wait_until_ready(self, timeout: float | None = None) -> None:
+        """Wait until every shard is ready (guild stream complete) and connected.
+
+        Raises:
+            TimeoutError: not ready within ``timeout``.
+            GatewayError: the client stopped with a fatal error.
+        """
+        await self._wait_milestone(self._ready, timeout)
+
+    async def wait_stopped(self) -> None:
+        """Wait until the manager ended (stop() or a fatal error); re-raise a fatal error."""
+        await self._finished.wait()
+        if self.error is not None:
+            raise self.error
+
+    async def _wait_milestone(self, milestone: asyncio.Event, timeout: float | None) -> None:
+        async with asyncio.timeout(timeout):
+            while not milestone.is_set():
+                if self.error is not None:
+                    raise self.error
+                if self._finished.is_set():
+                    raise InvalidState("the client is not running")
+                waits = [
+                    asyncio.ensure_future(milestone.wait()),
+                    asyncio.ensure_future(self._finished.wait()),
+                ]
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waits:
+                        w.cancel()
+        if self.error is not None:
+            raise self.error
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Signal the connection manager to start, and return at once (no socket is opened yet).
+
+        Raises:
+            InvalidState: the client is already running.
+        """
+        if not self._finished.is_set() or self._tasks:
+            raise InvalidState("the client is already running (or needs stop() after an error)")
+        self.error = None
+        self._finished.clear()
+        self._http = aiohttp.ClientSession()
+        self._dispatcher.start()
+        count = self._shard_count
+        ids = range(count) if count else [0]
+        for sid in ids:
+            config = ProtocolConfig(
+                token=self._token,
+                intents=int(self.intents),
+                shard=(sid, count) if count else None,
+                **self._base,  # type: ignore[arg-type]
+            )
+            session = self.sessions.setdefault(sid, Session())
+            shard = Shard(
+                config,
+                base_url=self._base_url,
+                http=self._http,
+                emit=self._dispatcher.put,
+                rng=self._rng,
+                backoff=Backoff(**self._backoff_args),
+                session=session,
+                connect_timeout=self._connect_timeout,
+                close_timeout=self._close_timeout,
+            )
+            shard.on_state = self._on_shard_state
+            self._shards[sid] = shard
+        self._tasks = [
+            asyncio.create_task(self._supervise(shard), name=f"tether shard {sid}")
+            for sid, shard in self._shards.items()
+        ]
+
+    async def stop(self, *, resumable: bool = False, timeout: float = 10.0) -> None:
+        """Close every socket gracefully and return once they are closed.
+
+        Args:
+            resumable: close with 4000 so that the sessions stay resumable (see ``sessions``);
+                otherwise with 1000, which ends them on Discord's side.
+            timeout: seconds to wait for the shards before cancelling them.
+        """
+        if self._finished.is_set() and not self._tasks:
+            return
+        for shard in self._shards.values():
+            shard.request_stop(resumable=resumable)
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        await self._dispatcher.close(grace=self._handler_grace)
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        self._tasks = []
+        self._shards = {}
+        self._connected.clear()
+        self._ready.clear()
+        self._finished.set()
+
+    def run(self) -> None:
+        """Blocking convenience: start, run until Ctrl-C (or a fatal error), then stop."""
+
+        async def main() -> None:
+            await self.start()
+            try:
+                await self.wait_stopped()
+            finally:
+                await self.stop()
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+
+    async def send(self, op: int, d: Any, *, shard_id: int = 0) -> None:
+        """Send a gateway command on a shard (waits for room in the send limit)."""
+        shard = self._shards.get(shard_id)
+        if shard is None:
+            raise InvalidState(f"no shard {shard_id} is running")
+        await shard.send(op, d)
+
+    # ------------------------------------------------------------------ internals
+    async def _supervise(self, shard: Shard) -> None:
+        try:
+            await shard.run()
+        except GatewayError as exc:
+            self.error = exc
+            for other in self._shards.values():
+                if other is not shard:
+                    other.request_stop(resumable=True)
+            self._finished.set()
+        except Exception as exc:  # pragma: no cover - a bug; reported, never silent
+            log.exception("shard %d: manager crashed", shard.shard_id)
+            self.error = exc
+            self._finished.set()
+
+    async def _base_url(self) -> str:
+        if self.gateway_url is not None:
+            return self.gateway_url
+        if self._gateway_bot is None:
+            assert self._http is not None
+            self._gateway_bot = await get_gateway_bot(self._http, self.api_url, self._token)
+        return check_url(str(self._gateway_bot["url"]), kind="ws")
+
+    def _on_shard_state(self, _shard: Shard) -> None:
+        states = [s.state for s in self._shards.values()]
+        live = (ShardState.CONNECTED, ShardState.READY)
+        if states and all(s in live for s in states):
+            self._connected.set()
+        else:
+            self._connected.clear()
+        if states and all(s is ShardState.READY for s in states):
+            self._ready.set()
+        else:
+            self._ready.clear()
