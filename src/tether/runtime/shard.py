@@ -297,7 +297,9 @@ class Shard:
                 if kind is aiohttp.WSMsgType.ERROR:
                     log.warning("shard %d: socket error: %r", self.shard_id, msg.data)
                 if kind is aiohttp.WSMsgType.CLOSING and proto.phase is Phase.CLOSING:
-                    continue  # our own close is in progress in another task
+                    # Our own close is in progress in another task; receiving again would
+                    # make aiohttp close with its default code 1000 and end the session.
+                    return
                 proto.receive_closed(ws.close_code, now=now)
             await self._drain(ws, proto)
         self._wake.set()
@@ -305,8 +307,12 @@ class Shard:
     async def _timer(self, ws: aiohttp.ClientWebSocketResponse, proto: ShardProtocol) -> None:
         wake = self._wake
         while proto.phase is not Phase.CLOSED:
-            deadline = proto.next_deadline()
             wake.clear()
+            # Carry out whatever other tasks queued in the core (stop(), commands).
+            await self._drain(ws, proto)
+            deadline = proto.next_deadline()
+            if proto.phase is Phase.CLOSED:
+                return
             if deadline is None:
                 await wake.wait()
                 continue
