@@ -14,12 +14,18 @@ from tether.emulator import Emulator, EmulatorConfig
 
 #: Heartbeat interval used by the end-to-end tests (ms): short, so zombies show quickly.
 HEARTBEAT_MS = 400
+#: Identify concurrency window (Discord: 5 s), scaled down on both sides for fast tests.
+IDENTIFY_WINDOW = 0.5
 
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
     """A running emulator with 3 guilds and a short heartbeat interval."""
-    config = EmulatorConfig(heartbeat_interval_ms=HEARTBEAT_MS, reconnect_close_delay_s=0.5)
+    config = EmulatorConfig(
+        heartbeat_interval_ms=HEARTBEAT_MS,
+        reconnect_close_delay_s=0.5,
+        identify_window_s=IDENTIFY_WINDOW,
+    )
     async with Emulator(guilds=3, seed=7, config=config) as emulator:
         yield emulator
 
@@ -56,7 +62,9 @@ class Recorder:
 
 
 @pytest.fixture
-async def make_client(emu: Emulator) -> AsyncIterator[Callable[..., tuple[tether.Client, Recorder]]]:
+async def make_client(
+    emu: Emulator,
+) -> AsyncIterator[Callable[..., tuple[tether.Client, Recorder]]]:
     """Build clients wired to ``emu`` (stopped automatically at the end of the test)."""
     clients: list[tether.Client] = []
 
@@ -68,6 +76,7 @@ async def make_client(emu: Emulator) -> AsyncIterator[Callable[..., tuple[tether
             rng=random.Random(1),
             reconnect_base=0.2,
             stable_after=0.0,
+            identify_window=IDENTIFY_WINDOW,
         )
         options.update(kwargs)
         token = options.pop("token", emu.token)

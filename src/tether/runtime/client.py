@@ -31,6 +31,7 @@ from tether.gateway.protocol import ProtocolConfig
 from tether.gateway.session import Session
 from tether.gateway.state import ShardState
 from tether.runtime.dispatcher import Dispatcher, EventKey, Handler
+from tether.runtime.identify import IdentifyGate
 from tether.runtime.shard import Shard, ShardStatus
 from tether.runtime.transport import check_url, get_gateway_bot
 from tether.token import Token
@@ -76,6 +77,8 @@ class Client:
         close_timeout: seconds to wait for the server's answer to a close frame.
         reconnect_base, reconnect_cap, stable_after: the reconnect backoff (full jitter).
         handler_grace: seconds stop() lets running handlers finish before cancelling them.
+        identify_window: seconds between IDENTIFYs of one concurrency bucket (5 on Discord;
+            tests may scale it down together with the emulator's).
         rng: randomness (tests pass a seeded ``random.Random``).
 
     Raises:
@@ -102,6 +105,7 @@ class Client:
         reconnect_cap: float = 60.0,
         stable_after: float = 1.0,
         handler_grace: float = 5.0,
+        identify_window: float = 5.0,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         rng: random.Random | None = None,
     ) -> None:
@@ -141,6 +145,8 @@ class Client:
         self._close_timeout = close_timeout
         self._backoff_args = dict(base=reconnect_base, cap=reconnect_cap, stable_after=stable_after)
         self._handler_grace = handler_grace
+        self._identify_window = identify_window
+        self._identify_gate: IdentifyGate = _LazyGate(self)
         self._rng = rng or random.Random()
         self._dispatcher = Dispatcher()
         self._shards: dict[int, Shard] = {}
@@ -295,6 +301,7 @@ class Client:
                 session=session,
                 connect_timeout=self._connect_timeout,
                 close_timeout=self._close_timeout,
+                identify_gate=self._identify_gate,
             )
             shard.on_state = self._on_shard_state
             self._shards[sid] = shard
@@ -377,6 +384,11 @@ class Client:
             self._gateway_bot = await get_gateway_bot(self._http, self.api_url, self._token)
         return check_url(str(self._gateway_bot["url"]), kind="ws")
 
+    def _max_concurrency(self) -> int:
+        limits = (self._gateway_bot or {}).get("session_start_limit") or {}
+        value = limits.get("max_concurrency", 1) if isinstance(limits, dict) else 1
+        return value if isinstance(value, int) and value > 0 else 1
+
     def _on_shard_state(self, _shard: Shard) -> None:
         states = [s.state for s in self._shards.values()]
         live = (ShardState.CONNECTED, ShardState.READY)
@@ -388,3 +400,18 @@ class Client:
             self._ready.set()
         else:
             self._ready.clear()
+
+
+class _LazyGate(IdentifyGate):
+    """The client's identify gate; learns ``max_concurrency`` from ``/gateway/bot`` when known."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(window=client._identify_window)
+        self._client = client
+
+    async def acquire(self, shard_id: int) -> None:
+        """See :meth:`IdentifyGate.acquire`."""
+        if self._client.gateway_url is None:
+            await self._client._base_url()  # fetches /gateway/bot once
+        self.max_concurrency = self._client._max_concurrency()
+        await super().acquire(shard_id)

@@ -31,11 +31,14 @@ from tether.gateway.protocol import (
 from tether.gateway.session import Session
 from tether.gateway.state import ShardState, ShardStateMachine, Trigger
 from tether.runtime.clock import loop_time
+from tether.runtime.identify import IdentifyGate
 from tether.runtime.transport import USER_AGENT, gateway_connect_url
 
 __all__ = ["Shard", "ShardStatus"]
 
 log = logging.getLogger("tether.runtime")
+
+_SETTLED = (ShardState.CONNECTED, ShardState.READY, ShardState.STOPPED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +86,7 @@ class Shard:
         session: Session | None = None,
         connect_timeout: float = 30.0,
         close_timeout: float = 1.0,
+        identify_gate: IdentifyGate | None = None,
     ) -> None:
         self.config = config
         self.shard_id = config.shard_id
@@ -96,6 +100,7 @@ class Shard:
         self._backoff = backoff
         self._connect_timeout = connect_timeout
         self._close_timeout = close_timeout
+        self._identify_gate = identify_gate or IdentifyGate()
         self._proto: ShardProtocol | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._wake = asyncio.Event()
@@ -122,7 +127,7 @@ class Shard:
         return ShardStatus(
             shard_id=self.shard_id,
             state=self.state,
-            attempt=self._backoff.failures,
+            attempt=0 if self.state in _SETTLED else self._backoff.failures,
             retry_in=self._retry_in if self.state is ShardState.BACKOFF else None,
             latency=self.latency,
             session_id=self.session.session_id,
@@ -210,6 +215,12 @@ class Shard:
             )
         except (TetherError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._failed(f"could not get the gateway URL: {exc!r}")
+        if not session.resumable:
+            await self._identify_gate.acquire(self.shard_id)
+            if self._stop.is_set():
+                return Verdict(
+                    action=Action.STOP, code=None, initiator=Initiator.CLIENT, reason="stop()"
+                )
         connect_url = gateway_connect_url(url, compress=self.config.compress)
         try:
             async with asyncio.timeout(self._connect_timeout):
@@ -311,7 +322,7 @@ class Shard:
             # Carry out whatever other tasks queued in the core (stop(), commands).
             await self._drain(ws, proto)
             deadline = proto.next_deadline()
-            if proto.phase is Phase.CLOSED:
+            if proto.ended is not None:  # closed during the drain
                 return
             if deadline is None:
                 await wake.wait()
