@@ -229,10 +229,10 @@ class ShardProtocol:
             if code is None or code == ABNORMAL_CLOSURE:
                 initiator, why = Initiator.TRANSPORT, "connection dropped without a close frame"
             else:
-                initiator, why = (
-                    Initiator.SERVER,
-                    f"gateway closed the connection ({code} {reason})",
+                why = f"gateway closed the connection with {code}" + (
+                    f": {reason}" if reason else ""
                 )
+                initiator = Initiator.SERVER
             action = decide(initiator, code)
             if action is Action.REIDENTIFY:
                 self.session.clear(why)

@@ -304,6 +304,7 @@ class Client:
                 identify_gate=self._identify_gate,
             )
             shard.on_state = self._on_shard_state
+            shard.begin()
             self._shards[sid] = shard
         self._tasks = [
             asyncio.create_task(self._supervise(shard), name=f"tether shard {sid}")

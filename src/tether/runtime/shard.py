@@ -18,7 +18,16 @@ import aiohttp
 
 from tether.errors import FatalCloseError, InvalidState, TetherError, fatal_error_for
 from tether.gateway.backoff import Backoff, Rng
-from tether.gateway.events import Connected, Disconnected, Event, Ready
+from tether.gateway.events import (
+    Connected,
+    Disconnected,
+    Event,
+    GuildAvailable,
+    GuildUnavailable,
+    Ready,
+    Resumed,
+    SessionLost,
+)
 from tether.gateway.policy import Action, Initiator, Verdict
 from tether.gateway.protocol import (
     CloseFrame,
@@ -135,6 +144,11 @@ class Shard:
             error=self.error,
         )
 
+    def begin(self) -> None:
+        """Mark the shard as starting (``connecting``); :meth:`run` calls it too."""
+        if self.machine.allows(Trigger.START):
+            self._transition(Trigger.START)
+
     def request_stop(self, *, resumable: bool) -> None:
         """Ask the shard to close its socket and end :meth:`run` (returns at once)."""
         self._stop_resumable = resumable
@@ -161,7 +175,7 @@ class Shard:
     # ------------------------------------------------------------------ the loop
     async def run(self) -> None:
         """Connect, stay connected, reconnect; return on stop, raise on a fatal close."""
-        self._transition(Trigger.START)
+        self.begin()
         try:
             while not self._stop.is_set():
                 verdict = await self._attempt()
@@ -279,6 +293,16 @@ class Shard:
         will_reconnect = (
             verdict.action in (Action.RESUME, Action.REIDENTIFY) and not self._stop.is_set()
         )
+        log.info(
+            "shard %d: disconnected (%s, code %s): %s; %s",
+            self.shard_id,
+            verdict.initiator.value,
+            verdict.code,
+            verdict.reason,
+            ("resuming" if self.session.resumable else "identifying anew")
+            if will_reconnect
+            else "not reconnecting",
+        )
         self._emit(
             Disconnected(
                 shard_id=self.shard_id,
@@ -361,10 +385,17 @@ class Shard:
     def _handle_events(self, proto: ShardProtocol) -> None:
         for event in proto.events_received():
             if isinstance(event, HelloReceived):
+                log.debug(
+                    "shard %d: HELLO (heartbeat every %.3f s), sent %s",
+                    self.shard_id,
+                    event.heartbeat_interval,
+                    "RESUME" if event.resuming else "IDENTIFY",
+                )
                 self._transition(Trigger.HELLO_RESUME if event.resuming else Trigger.HELLO_IDENTIFY)
             elif isinstance(event, ConnectionEnded):
                 pass
             else:
+                _log_event(event)
                 if isinstance(event, Connected):
                     self._backoff.connected(loop_time())
                     self._transition(Trigger.RESUMED if event.resumed else Trigger.READY)
@@ -380,3 +411,31 @@ class Shard:
         after = self.machine.apply(trigger)
         if after is not before and self.on_state is not None:
             self.on_state(self)
+
+
+def _log_event(event: Event) -> None:
+    """One clear log line per lifecycle milestone (dispatches are not logged)."""
+    sid = event.shard_id
+    if isinstance(event, Connected):
+        log.info("shard %d: connected (%s)", sid, "resumed" if event.resumed else "new session")
+    elif isinstance(event, Ready):
+        log.info(
+            "shard %d: ready: %d/%d guilds received, %d missing, %d unavailable",
+            sid,
+            event.guilds_received,
+            event.guilds_expected,
+            event.guilds_missing,
+            event.guilds_unavailable,
+        )
+    elif isinstance(event, Resumed):
+        log.info("shard %d: resumed; %d events replayed", sid, event.replayed)
+    elif isinstance(event, SessionLost):
+        log.warning(
+            "shard %d: session lost (%s); events after seq %d, during %.2f s, may be missing",
+            sid,
+            event.reason,
+            event.last_seq,
+            event.until - event.since,
+        )
+    elif isinstance(event, (GuildAvailable, GuildUnavailable)):
+        log.info("shard %d: %s %d", sid, type(event).__name__, event.guild_id)
