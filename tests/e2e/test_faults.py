@@ -344,3 +344,29 @@ async def test_thousands_of_messages_while_faults_fire(
     assert emu.identify_count == 1
     assert len(rec.of(tether.Resumed)) == len(faults)
     assert rec.of(tether.SessionLost) == []
+
+
+async def test_a_large_payload_in_flight_is_not_mistaken_for_a_zombie(
+    emu: Emulator, make_client: Callable[..., Any]
+) -> None:
+    """The ACK of a heartbeat sent while a big payload trickles in arrives after the payload.
+
+    The ACK deadline (0.1 s here) passes mid-payload; bytes are still arriving, so the
+    client waits (up to one heartbeat interval) instead of declaring a zombie.
+    """
+    import secrets
+
+    emu.config.heartbeat_interval_ms = 2000
+    client, rec = await ready_client(make_client, ack_timeout=0.1)
+    blob = secrets.token_hex(200_000)  # incompressible enough: ~200 KB on the wire
+    emu.faults.trickle_next(chunk_bytes=4096, interval_s=0.01, payloads=2)  # ~0.5 s
+    mark = emu.log.mark()
+    emu.faults.request_heartbeat()
+    await emu.dispatch("BIG_PAYLOAD", {"blob": blob})
+    big = await client.wait_for("BIG_PAYLOAD", timeout=10)
+    assert big.data["blob"] == blob
+    beat = await emu.log.wait_for("heartbeat", since=mark)
+    ack = await emu.log.wait_for("frame_out", op=11, since=beat.index)
+    assert ack.time - beat.time > 0.1  # the ACK really was held behind the payload
+    await rec.wait(lambda: any(e.latency > 0.1 for e in rec.of(tether.LatencyUpdated)))
+    assert rec.of(tether.Disconnected) == []

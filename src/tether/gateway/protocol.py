@@ -167,6 +167,8 @@ class ShardProtocol:
         self._resuming = False
         self._replayed = 0
         self._pending_verdict: Verdict | None = None
+        self._bytes_at = now
+        self._message_at = now
         self.ended: Verdict | None = None
 
     # ------------------------------------------------------------------ drain side
@@ -196,8 +198,17 @@ class ShardProtocol:
         return min(deadlines) if deadlines else None
 
     # ------------------------------------------------------------------ inputs
+    def receive_progress(self, now: float) -> None:
+        """Note that bytes arrived from the socket (possibly part of a message).
+
+        Optional: a driver that can see raw reads calls it, so that a large payload still
+        arriving when a heartbeat ACK is due is not mistaken for a zombie connection.
+        """
+        self._bytes_at = now
+
     def receive_message(self, data: bytes | str, *, now: float) -> None:
         """Feed one WebSocket message (``bytes`` for binary frames, ``str`` for text)."""
+        self._message_at = self._bytes_at = now
         if self.phase in (Phase.CLOSING, Phase.CLOSED):
             return
         payload: bytes | str | None = data
@@ -523,11 +534,14 @@ class ShardProtocol:
             self._ack_deadline = now + self._ack_timeout()
 
     def _transfer_in_progress(self, now: float) -> bool:
-        """A large compressed payload is still arriving: defer the zombie verdict.
-
-        The deferral is bounded: at most until one full heartbeat interval after the beat.
+        """A payload is still arriving (bytes of an incomplete message, or compressed pieces
+        of an incomplete payload): defer the zombie verdict, since the ACK may be queued
+        behind it. The deferral is bounded: at most one heartbeat interval after the beat,
+        which is when the next beat would find the previous one unacknowledged (spec 3.2).
         """
-        if self._inflater is None or not self._inflater.buffered or self._heartbeat_sent_at is None:
+        partial = self._bytes_at > self._message_at
+        buffered = self._inflater is not None and self._inflater.buffered > 0
+        if not (partial or buffered) or self._heartbeat_sent_at is None:
             return False
         limit = self._heartbeat_sent_at + (self.heartbeat_interval or 0.0)
         if now >= limit:

@@ -265,6 +265,7 @@ class Shard:
     async def _run_socket(self, ws: aiohttp.ClientWebSocketResponse) -> Verdict:
         proto = ShardProtocol(self.config, self.session, now=loop_time(), rng=self._rng)
         self._proto, self._ws = proto, ws
+        _watch_progress(ws, proto)
         if self._stop.is_set():
             proto.close(resumable=self._stop_resumable, now=loop_time())
         try:
@@ -439,3 +440,17 @@ def _log_event(event: Event) -> None:
         )
     elif isinstance(event, (GuildAvailable, GuildUnavailable)):
         log.info("shard %d: %s %d", sid, type(event).__name__, event.guild_id)
+
+
+def _watch_progress(ws: aiohttp.ClientWebSocketResponse, proto: ShardProtocol) -> None:
+    """Tell the core whenever raw bytes arrive, even mid-message (see receive_progress).
+
+    aiohttp offers a per-read callback on its connection protocol (it uses it for its own
+    WebSocket heartbeat); it is not public API, so its absence only disables the refinement.
+    """
+    conn = getattr(ws, "_conn", None)
+    handler = getattr(conn, "protocol", None)
+    if handler is None or not hasattr(handler, "_data_received_cb"):
+        log.debug("aiohttp offers no read callback; large-payload zombie grace disabled")
+        return
+    handler._data_received_cb = lambda: proto.receive_progress(loop_time())
