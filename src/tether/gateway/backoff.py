@@ -52,4 +52,4 @@ class Backoff:
         self.failures += 1
         if n == 0:
             return 0.0
-        return rng.uniform(0.0, min(self.cap, self.base * 2 ** (n - 1)))
+        return rng.uniform(0.0, min(self.cap, self.base * 2.0 ** min(n - 1, 64)))

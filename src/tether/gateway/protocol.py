@@ -58,6 +58,8 @@ log = logging.getLogger("tether.gateway")
 #: Client payloads over this many bytes get close 4002 (spec 6.4).
 MAX_SEND_PAYLOAD = 4096
 _MAX_QUEUED_COMMANDS = 1000
+#: A HELLO interval above this (one hour) is treated as garbage.
+_MAX_HEARTBEAT_INTERVAL_MS = 3_600_000.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -226,7 +228,10 @@ class ShardProtocol:
         except DecodeError as exc:
             self._fail(f"undecodable payload from the gateway: {exc}")
             return
-        self._handle(frame, now)
+        try:
+            self._handle(frame, now)
+        except DecodeError as exc:  # d itself is undecodable (e.g. a number out of range)
+            self._fail(f"undecodable payload body from the gateway: {exc}")
 
     def receive_closed(self, code: int | None, reason: str = "", *, now: float) -> None:
         """The socket is gone: closed by the server (``code``) or dropped (None or 1006).
@@ -338,7 +343,8 @@ class ShardProtocol:
             return
         data = frame.data()
         interval = data.get("heartbeat_interval") if isinstance(data, dict) else None
-        if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval <= 0:
+        valid = isinstance(interval, (int, float)) and not isinstance(interval, bool)
+        if not valid or not 0 < interval <= _MAX_HEARTBEAT_INTERVAL_MS:
             self._fail(f"HELLO without a valid heartbeat_interval: {interval!r}")
             return
         self.heartbeat_interval = interval / 1000.0
@@ -421,7 +427,8 @@ class ShardProtocol:
                     session.seq,
                 )
                 return
-            session.seq = seq
+            if frame.t != "READY":  # a READY's seq is adopted only once it proves valid
+                session.seq = seq
         session.last_event_at = now
         name = frame.t or ""
         if name == "READY":
@@ -435,6 +442,8 @@ class ShardProtocol:
         self._events.append(dispatch)
         if name in {"GUILD_CREATE", "GUILD_DELETE"}:
             self._on_guild_event(name, frame, now)
+        elif name == "READY":
+            self._check_guild_stream(now)
 
     def _on_ready(self, frame: Frame, now: float) -> bool:
         data = frame.data()
@@ -550,9 +559,9 @@ class ShardProtocol:
         return True
 
     def _ack_timeout(self) -> float:
-        if self.config.ack_timeout is not None:
-            return self.config.ack_timeout
-        return min(self.heartbeat_interval or 5.0, 5.0)
+        # Never beyond one interval: the next beat must find the previous one acknowledged.
+        timeout = 5.0 if self.config.ack_timeout is None else self.config.ack_timeout
+        return min(self.heartbeat_interval or timeout, timeout)
 
     def _flush_commands(self, now: float) -> None:
         commands = self._commands
@@ -579,7 +588,8 @@ class ShardProtocol:
         self.phase = Phase.CLOSING
         self._pending_verdict = verdict
         self._next_heartbeat = self._ack_deadline = None
-        self._out.append(CloseFrame(code, verdict.reason[:120]))
+        # A close frame's reason holds at most 123 bytes (RFC 6455 5.5).
+        self._out.append(CloseFrame(code, verdict.reason.encode()[:123].decode("utf-8", "ignore")))
 
     def _finish(self, verdict: Verdict) -> None:
         self.phase = Phase.CLOSED

@@ -52,7 +52,8 @@ class Frame:
         """The decoded ``d`` (decoded once, on first use).
 
         Raises:
-            DecodeError: ``d`` is not valid JSON (cannot happen for frames from decode_frame).
+            DecodeError: ``d`` cannot be decoded into Python values (e.g. a number out of
+                range); handlers reading ``Dispatch.data`` may see it too.
         """
         if not self._decoded:
             self._data = decode_json(self.raw)
