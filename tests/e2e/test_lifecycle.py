@@ -113,3 +113,28 @@ async def test_config_errors_are_raised_before_any_io() -> None:
         tether.Client("x", api_url="http://example.com/api/v10")
     with pytest.raises(tether.ConfigError):
         tether.Client("x", shards=0)
+
+
+async def test_a_new_client_resumes_a_saved_session(emu: Emulator, make_client) -> None:
+    """A restarted process given the saved snapshot RESUMEs; the emulator replays the gap."""
+    from tether.gateway.session import SessionSnapshot
+
+    first, first_rec = make_client()
+    await first.start()
+    await first.wait_until_ready(timeout=10)
+    seen = await send_messages(emu, 3)
+    await first_rec.wait(lambda: first_rec.message_ids == seen)
+    await first.stop(resumable=True)
+    saved = {sid: snap.to_dict() for sid, snap in first.session_snapshots().items()}
+    assert emu.token not in repr(saved)
+    missed = await send_messages(emu, 4, start=3)
+    second, rec = make_client(
+        resume={int(k): SessionSnapshot.from_dict(v) for k, v in saved.items()}
+    )
+    await second.start()
+    await second.wait_until_ready(timeout=10)
+    await rec.wait(lambda: rec.message_ids == missed)
+    assert emu.identify_count == 1 and emu.resume_count == 1
+    [resumed] = rec.of(tether.Resumed)
+    assert resumed.replayed == 4
+    assert rec.of(tether.Ready) == []  # the session's Ready happened in the first process

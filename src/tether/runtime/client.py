@@ -28,7 +28,7 @@ from tether.errors import ConfigError, GatewayError, InvalidState
 from tether.gateway.backoff import Backoff
 from tether.gateway.events import Event
 from tether.gateway.protocol import ProtocolConfig
-from tether.gateway.session import Session
+from tether.gateway.session import Session, SessionSnapshot
 from tether.gateway.state import ShardState
 from tether.runtime.dispatcher import Dispatcher, EventKey, Handler
 from tether.runtime.identify import IdentifyGate
@@ -80,6 +80,10 @@ class Client:
         identify_window: seconds between IDENTIFYs of one concurrency bucket (5 on Discord;
             tests may scale it down together with the emulator's).
         rng: randomness (tests pass a seeded ``random.Random``).
+        resume: per shard id, a session saved by :meth:`session_snapshots` (for example by
+            a previous process that stopped with ``stop(resumable=True)``); those shards
+            RESUME instead of IDENTIFY. An expired session falls back to IDENTIFY and
+            ``SessionLost``.
 
     Raises:
         ConfigError: invalid arguments (checked here, before any I/O).
@@ -108,6 +112,7 @@ class Client:
         identify_window: float = 5.0,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         rng: random.Random | None = None,
+        resume: dict[int, SessionSnapshot] | None = None,
     ) -> None:
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("token must be a non-empty string")
@@ -158,7 +163,9 @@ class Client:
         self._finished = asyncio.Event()
         self._finished.set()
         self.error: BaseException | None = None
-        self.sessions: dict[int, Session] = {}
+        self.sessions: dict[int, Session] = {
+            sid: Session.restore(snap) for sid, snap in (resume or {}).items()
+        }
 
     def __repr__(self) -> str:
         return f"<tether.Client state={self.state.value} shards={len(self._shards) or 1}>"
@@ -361,6 +368,11 @@ class Client:
         if shard is None:
             raise InvalidState(f"no shard {shard_id} is running")
         await shard.send(op, d)
+
+    def session_snapshots(self) -> dict[int, SessionSnapshot]:
+        """The resumable sessions per shard id (JSON-ready via ``to_dict()``; no token)."""
+        snaps = {sid: session.snapshot() for sid, session in self.sessions.items()}
+        return {sid: snap for sid, snap in snaps.items() if snap is not None}
 
     # ------------------------------------------------------------------ internals
     async def _supervise(self, shard: Shard) -> None:
