@@ -75,7 +75,10 @@ class EmulatorConfig:
         reconnect_close_delay_s: close this long after an op 7 (None: never close).
         reconnect_close_code: the code of that close.
         server_close_timeout_s: how long a server close waits for the client's close frame.
-        identify_window_s: identify concurrency window (spec 6.2); 0 disables the check.
+        identify_window_s: identify concurrency window (spec 6.2, 14 B15): a second
+            IDENTIFY of the same ``shard_id % max_concurrency`` bucket within it gets op 9
+            ``false``. Discord's 5.0 by default; 0 disables the check, and tests that
+            re-identify often scale it down together with the client's identify window.
         session_start_total: ``session_start_limit.total`` in /gateway/bot.
         session_start_remaining: identifies left; decremented per accepted IDENTIFY.
         session_start_reset_after_s: when the budget refills (emulator time).
@@ -87,6 +90,9 @@ class EmulatorConfig:
         presence_update_limit: op 3 updates allowed per ``presence_update_window_s``.
         presence_update_window_s: the window of ``presence_update_limit``.
         member_chunk_size: members per GUILD_MEMBERS_CHUNK (spec 10.7).
+        member_request_window_s: a full member list per guild once in this window; a
+            repeat gets a RATE_LIMITED dispatch (spec 2.10, 2.16). Discord uses 30; the
+            default 0 disables it (a client that re-identifies re-chunks at once).
     """
 
     heartbeat_interval_ms: int = 41250
@@ -119,6 +125,7 @@ class EmulatorConfig:
     presence_update_limit: int = 5
     presence_update_window_s: float = 20.0
     member_chunk_size: int = 1000
+    member_request_window_s: float = 0.0
 
     def update(self, **changes: object) -> None:
         """Set several fields at once (used by the control API).

@@ -7,19 +7,28 @@ Tests wait on records with :meth:`EventLog.wait_for`, which is woken by each app
 
 Record kinds (``record.kind``) and their ``data`` keys:
 
+- ``started`` (port) / ``stopped``; ``config`` (changes made over HTTP).
 - ``connect``: path, query, compress, remote. ``disconnect``: by ("client", "server",
-  "drop"), code.
-- ``frame_in``: op, size, binary. ``frame_out``: op, t, s, size, binary, parts.
-- ``hello``: heartbeat_interval. ``close_sent``: code, reason, session_effect.
-  ``close_received``: code. ``drop``: initiator ("client" TCP loss, "server" abort).
-- ``identify``: shard, intents, compress, accepted. ``identify_rejected``: code or op9.
-- ``ready``: session_id, guilds. ``resume``: session_id, seq, path, replayed.
-  ``resume_rejected``: session_id, seq, reason, code.
-- ``heartbeat``: d, expected, matches, since_hello, first, requested_latency.
-  ``heartbeat_ack``: dropped, delay.
-- ``session_created`` / ``session_invalidated`` (reason) / ``session_detached``.
-- ``fault``: name plus its arguments. ``rest``: method, path, status.
-- ``dispatch``: t, sessions (count), guild_id.
+  "server_abort", "drop"), code.
+- ``frame_in``: op (None if undecodable), size, binary. ``frame_out``: op, t, s, size,
+  binary, parts. ``frame_dropped`` (black hole): op, t, s. ``write_failed``: error.
+- ``hello``: heartbeat_interval. ``close_sent``: code, reason, session_effect ("kept",
+  "invalidated", "none"). ``close_received``: code. ``drop``: initiator ("client" = TCP lost,
+  "server" = the drop fault).
+- ``identify``: path, shard, intents, compress, large_threshold, properties.
+  ``identify_rejected``: code (None for op 9), reason. ``session_created``; ``ready``:
+  guilds. ``guild_stream_done``.
+- ``resume``: seq, path, replayed, resumed_seq. ``resume_rejected``: seq, path, reason,
+  code (None for op 9), known.
+- ``heartbeat``: d, expected (the last seq written to the session's socket), matches
+  (None while no session is attached to the socket, e.g. before RESUME), since_hello,
+  since_last, first, requested_latency (after a server op 1). ``heartbeat_ack``: dropped,
+  delay. ``heartbeat_timeout``: limit.
+- ``session_detached`` (seq), ``session_invalidated`` (reason).
+- ``fault``: name plus its arguments (one record per targeted connection).
+- ``dispatch``: t, sessions, guild_id. ``rest``: method, path, status.
+- ``presence_update`` (limited), ``members_chunked``, ``members_ignored``,
+  ``request_ignored``, ``voice_state_ignored``.
 """
 
 from __future__ import annotations
@@ -149,6 +158,14 @@ class EventLog:
         """
         predicate = _predicate(match, fields)
         return [r for r in self._records[since:] if predicate(r)]
+
+    def for_connection(self, conn_id: int) -> list[LogRecord]:
+        """Every record about one connection (its per-connection log)."""
+        return [r for r in self._records if r.conn_id == conn_id]
+
+    def for_session(self, session_id: str) -> list[LogRecord]:
+        """Every record about one session (its per-session log)."""
+        return [r for r in self._records if r.session_id == session_id]
 
     def count(self, match: RecordMatch, *, since: int = 0, **fields: Any) -> int:
         """How many records from ``since`` on match (see :meth:`find`)."""
