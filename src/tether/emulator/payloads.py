@@ -291,6 +291,8 @@ def application_payload(world: World) -> dict[str, Any]:
         "redirect_uris": [],
         "interactions_endpoint_url": None,
         "approximate_guild_count": len(world.guilds),
+        "approximate_user_install_count": 0,
+        "approximate_user_authorization_count": 0,
         "guild_id": None,
         "cover_image": None,
         "custom_install_url": None,

@@ -1,0 +1,1 @@
+"""Fidelity tests: libraries we did not write, run unmodified against the emulator."""
