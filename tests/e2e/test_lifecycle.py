@@ -138,3 +138,17 @@ async def test_a_new_client_resumes_a_saved_session(emu: Emulator, make_client) 
     [resumed] = rec.of(tether.Resumed)
     assert resumed.replayed == 4
     assert rec.of(tether.Ready) == []  # the session's Ready happened in the first process
+
+
+async def test_stop_is_prompt_while_waiting_to_reidentify(emu: Emulator, make_client) -> None:
+    """stop() does not wait out the op 9 wait nor the identify pacing (5 s on Discord)."""
+    client, _rec = make_client(identify_window=30.0)
+    await client.start()
+    await client.wait_until_ready(timeout=10)
+    emu.faults.invalid_session(False)  # the next IDENTIFY must wait 30 s for its slot
+    await emu.log.wait_for("close_received", timeout=5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await client.stop(timeout=20)
+    assert loop.time() - started < 5
+    assert tether_tasks() == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,7 +230,7 @@ class Shard:
         except (TetherError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._failed(f"could not get the gateway URL: {exc!r}")
         if not session.resumable:
-            await self._identify_gate.acquire(self.shard_id)
+            await self._unless_stopped(self._identify_gate.acquire(self.shard_id))
             if self._stop.is_set():
                 return Verdict(
                     action=Action.STOP, code=None, initiator=Initiator.CLIENT, reason="stop()"
@@ -255,6 +255,20 @@ class Shard:
                 action=Action.STOP, code=None, initiator=Initiator.CLIENT, reason="stop()"
             )
         return await self._run_socket(ws)
+
+    async def _unless_stopped(self, waiting: Coroutine[Any, Any, None]) -> None:
+        """Await ``waiting`` unless stop() is requested first (then it is cancelled)."""
+        task = asyncio.ensure_future(waiting)
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in (task, stop):
+                pending.cancel()
+            await asyncio.gather(task, stop, return_exceptions=True)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
 
     def _failed(self, reason: str) -> Verdict:
         log.warning("shard %d: %s", self.shard_id, reason)
