@@ -323,6 +323,7 @@ class Hub:
             How many sessions it was queued for.
         """
         count = 0
+        deliveries: list[list[Any]] = []
         bot_id = self.world.bot.id
         for session in self.live_sessions():
             if not routes_to(session.shard, guild_id):
@@ -335,9 +336,10 @@ class Hub:
                     continue
                 d = apply_content_rules(event, d, session.intents, bot_id)
             for _ in range(max(1, copies)):
-                self.deliver(session, event, d)
+                entry = self.deliver(session, event, d)
+                deliveries.append([session.id, entry.s])
             count += 1
-        self.log.add("dispatch", t=event, sessions=count, guild_id=guild_id)
+        self.log.add("dispatch", t=event, sessions=count, guild_id=guild_id, deliveries=deliveries)
         return count
 
     def dispatch(

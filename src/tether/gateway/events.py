@@ -96,7 +96,9 @@ class SessionLost(Event):
     Attributes:
         old_session_id: the session that ended.
         last_seq: the last sequence number handled in it.
-        since: the loop time of the last event received in the old session.
+        since: the loop time at which the client received the old session's last event
+            (the server may have ended the session slightly earlier; every event after
+            ``last_seq`` counts as possibly missed, whenever it was sent).
         until: the loop time the new session's READY arrived.
         reason: why the old session ended.
     """

@@ -343,8 +343,11 @@ class ShardProtocol:
             return
         data = frame.data()
         interval = data.get("heartbeat_interval") if isinstance(data, dict) else None
-        valid = isinstance(interval, (int, float)) and not isinstance(interval, bool)
-        if not valid or not 0 < interval <= _MAX_HEARTBEAT_INTERVAL_MS:
+        if (
+            not isinstance(interval, (int, float))
+            or isinstance(interval, bool)
+            or not 0 < interval <= _MAX_HEARTBEAT_INTERVAL_MS
+        ):
             self._fail(f"HELLO without a valid heartbeat_interval: {interval!r}")
             return
         self.heartbeat_interval = interval / 1000.0

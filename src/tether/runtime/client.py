@@ -77,6 +77,8 @@ class Client:
         close_timeout: seconds to wait for the server's answer to a close frame.
         reconnect_base, reconnect_cap, stable_after: the reconnect backoff (full jitter).
         handler_grace: seconds stop() lets running handlers finish before cancelling them.
+        invalid_session_wait: (low, high) seconds, the random wait before IDENTIFY after an
+            op 9 ``d: false`` (1-5 s, as Discord advised).
         identify_window: seconds between IDENTIFYs of one concurrency bucket (5 on Discord;
             tests may scale it down together with the emulator's).
         rng: randomness (tests pass a seeded ``random.Random``).
@@ -110,6 +112,7 @@ class Client:
         stable_after: float = 1.0,
         handler_grace: float = 5.0,
         identify_window: float = 5.0,
+        invalid_session_wait: tuple[float, float] = (1.0, 5.0),
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         rng: random.Random | None = None,
         resume: dict[int, SessionSnapshot] | None = None,
@@ -120,6 +123,9 @@ class Client:
             raise ConfigError(f"intents {int(intents)} has undefined bits")
         if shards is not None and (not isinstance(shards, int) or shards < 1):
             raise ConfigError("shards must be a positive integer or None")
+        low, high = invalid_session_wait
+        if not 0 <= low <= high:
+            raise ConfigError("invalid_session_wait must be (low, high) with 0 <= low <= high")
         if compress not in (None, "zlib-stream"):
             raise ConfigError(f"unsupported compression {compress!r}")
         if not 50 <= large_threshold <= 250:
@@ -145,6 +151,7 @@ class Client:
             hello_timeout=hello_timeout,
             ack_timeout=ack_timeout,
             max_payload=max_payload,
+            invalid_session_wait=invalid_session_wait,
         )
         self._connect_timeout = connect_timeout
         self._close_timeout = close_timeout

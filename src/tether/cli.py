@@ -1,0 +1,378 @@
+"""The ``tether`` command: ``tether demo`` and ``tether emulator``.
+
+The library never prints; this module is where output happens (plain text, no colours).
+``python -m tether.cli`` works like the console script.
+
+Ctrl-C (SIGINT) or SIGTERM ends either command cleanly: the demo stops injecting faults,
+lets the bot settle, stops it and the emulator and prints its summary; the emulator closes
+every socket and frees its port. A second signal cancels at once (still closing sockets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+#: Exit status when the run was interrupted but nothing else failed (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+#: Exit status for bad command-line arguments (argparse's own convention).
+EXIT_USAGE = 2
+
+_EMULATOR_FEED = frozenset(
+    {"connect", "identify", "identify_rejected", "resume", "resume_rejected", "close_sent",
+     "close_received", "disconnect", "fault", "session_invalidated"}
+)  # fmt: skip
+
+
+def _say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+# ---------------------------------------------------------------------------------- parsing
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _fault_list(text: str) -> tuple[str, ...]:
+    from tether.demo import parse_fault_list
+
+    try:
+        return parse_fault_list(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _loopback_host(text: str) -> str:
+    host = "127.0.0.1" if text == "localhost" else text
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IP address; the emulator binds loopback addresses only"
+        ) from None
+    if not address.is_loopback:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a loopback address: the emulator accepts a known token and has no "
+            "TLS, so it only listens on 127.0.0.0/8"
+        )
+    if address.version != 4:
+        raise argparse.ArgumentTypeError("IPv6 is not supported yet: use 127.0.0.1")
+    return host
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tether`` argument parser (``tether demo``, ``tether emulator``)."""
+    from tether.demo import ALL_KINDS, GROUPS
+
+    parser = argparse.ArgumentParser(
+        prog="tether",
+        description="tether: an asyncio Discord gateway client, and its local Discord emulator.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log tether's and the emulator's messages to stderr (-vv: debug)",
+    )  # fmt: skip
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the emulator and a sample bot on loopback, inject faults, account for events",
+        description=(
+            "Start the emulator and a sample bot on 127.0.0.1, stream MESSAGE_CREATE, inject "
+            "one fault at a time (each once the bot is READY again) and account for every "
+            "message: delivered, lost, duplicated, or a gap the bot reported. Exits non-zero "
+            "if a message was lost or doubled, a gap went unreported, a recovery got stuck, "
+            "or the bot was not ready at the end."
+        ),
+        epilog=("fault kinds: " + ", ".join(ALL_KINDS) + ". groups: " + ", ".join(GROUPS) + "."),
+    )
+    demo.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds of traffic and faults (default 30)",
+    )
+    demo.add_argument(
+        "--guilds",
+        type=_int_at_least(1),
+        default=5,
+        metavar="N",
+        help="guilds in the emulated world (default 5)",
+    )
+    demo.add_argument(
+        "--faults",
+        type=_fault_list,
+        default=ALL_KINDS,
+        metavar="all|LIST",
+        help="fault kinds to cycle through, comma-separated (default all)",
+    )
+    demo.add_argument(
+        "--rate",
+        type=_non_negative_float,
+        default=50.0,
+        metavar="EVENTS_PER_S",
+        help="MESSAGE_CREATE per second (default 50)",
+    )
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the world and of the bot's randomness (default 0)",
+    )
+    demo.add_argument(
+        "--heartbeat-ms",
+        type=_int_at_least(100),
+        default=1000,
+        metavar="N",
+        help="heartbeat interval the emulator asks for (default 1000)",
+    )
+    demo.add_argument(
+        "--stuck-after",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="a recovery taking longer counts as stuck (default 30)",
+    )
+    demo.add_argument(
+        "--json",
+        action="store_true",
+        help="end with the summary as one JSON object on the last line",
+    )
+    demo.add_argument("--quiet", action="store_true", help="no live status, only the summary")
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the Discord emulator standalone until Ctrl-C",
+        description=(
+            "Serve REST, the gateway and the control API of a fake Discord on a loopback "
+            "port until Ctrl-C or SIGTERM."
+        ),
+    )
+    emulator.add_argument(
+        "--host",
+        type=_loopback_host,
+        default="127.0.0.1",
+        help="loopback address to bind (default 127.0.0.1)",
+    )
+    emulator.add_argument(
+        "--port",
+        type=_int_at_least(0),
+        default=0,
+        metavar="N",
+        help="port to bind (default 0: any free port)",
+    )
+    emulator.add_argument(
+        "--guilds",
+        type=_int_at_least(0),
+        default=3,
+        metavar="N",
+        help="guilds in the emulated world (default 3)",
+    )
+    emulator.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed of the world (default 0)"
+    )
+    emulator.add_argument(
+        "--token",
+        default=None,
+        metavar="T",
+        help="the bot token to accept (default: the emulator's own)",
+    )
+    emulator.add_argument(
+        "--heartbeat-ms",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="heartbeat interval sent in HELLO (default 41250)",
+    )
+    emulator.add_argument(
+        "--quiet",
+        action="store_true",
+        help="do not print connections, sessions and faults as they happen",
+    )
+    return parser
+
+
+# ---------------------------------------------------------------------------------- signals
+
+
+@contextlib.contextmanager
+def _stop_signals(first: Callable[[], None]) -> Any:
+    """Call ``first`` on the first SIGINT/SIGTERM; cancel the running task on the second."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    count = 0
+
+    def on_signal() -> None:
+        nonlocal count
+        count += 1
+        if count == 1:
+            first()
+        elif task is not None:
+            task.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            pass
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+# ---------------------------------------------------------------------------------- demo
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from tether.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        duration=args.duration,
+        guilds=args.guilds,
+        faults=tuple(args.faults),
+        rate=args.rate,
+        seed=args.seed,
+        heartbeat_ms=args.heartbeat_ms,
+        stuck_after=args.stuck_after,
+        quiet=args.quiet,
+    )
+    interrupted = asyncio.Event()
+    with _stop_signals(interrupted.set):
+        result = await run_demo(options, _say, interrupted)
+    for line in result.summary_lines():
+        _say(line)
+    if args.json:
+        _say(json.dumps(result.as_dict(), separators=(",", ":")))
+    code = result.exit_code()
+    if code == 0 and result.interrupted:
+        return EXIT_INTERRUPTED
+    return code
+
+
+# ---------------------------------------------------------------------------------- emulator
+
+
+async def _emulator(args: argparse.Namespace) -> int:
+    from tether.emulator import DEFAULT_TOKEN, Emulator, EmulatorConfig
+
+    config = EmulatorConfig()
+    if args.heartbeat_ms is not None:
+        config.heartbeat_interval_ms = args.heartbeat_ms
+    emu = Emulator(
+        token=args.token or DEFAULT_TOKEN,
+        guilds=args.guilds,
+        seed=args.seed,
+        config=config,
+        host=args.host,
+        port=args.port,
+    )
+    stop = asyncio.Event()
+    with _stop_signals(stop.set):
+        try:
+            await emu.start()
+        except OSError as exc:
+            print(f"tether emulator: cannot listen on {args.host}:{args.port}: {exc}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        try:
+            _say(f"tether emulator listening on {emu.host}:{emu.port} "
+                 f"({args.guilds} guilds, seed {args.seed}, heartbeat "
+                 f"{config.heartbeat_interval_ms} ms)")  # fmt: skip
+            _say(f"  REST API     {emu.api_url}")
+            _say(f"  gateway      {emu.gateway_url}")
+            _say(f"  control API  {emu.control_url}/")
+            _say(f"  token        {emu.token}")
+            _say("Press Ctrl-C to stop.")
+            feed = None if args.quiet else asyncio.create_task(_feed(emu), name="emulator feed")
+            await stop.wait()
+            if feed is not None:
+                feed.cancel()
+                await asyncio.gather(feed, return_exceptions=True)
+            _say("stopping: closing every gateway socket")
+        finally:
+            await emu.stop()
+    _say("tether emulator stopped")
+    return 0
+
+
+async def _feed(emu: Any) -> None:
+    """Print connections, sessions, closes and faults as the emulator logs them."""
+    index = emu.log.mark()
+    while True:
+        record = await emu.log.wait_for(
+            lambda r: r.kind in _EMULATOR_FEED, since=index, timeout=None
+        )
+        index = record.index + 1
+        details = " ".join(
+            f"{k}={v}" for k, v in record.data.items() if k not in ("properties", "query")
+        )
+        who = f"conn {record.conn_id}" if record.conn_id is not None else ""
+        session = f"session {record.session_id[:8]}" if record.session_id else ""
+        _say(" ".join(p for p in (f"  {record.kind:<20}", who, session, details) if p))
+
+
+# ---------------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tether`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        )
+    command = _demo if args.command == "demo" else _emulator
+    try:
+        return asyncio.run(command(args))
+    except KeyboardInterrupt:  # where signal handlers cannot be installed
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except asyncio.CancelledError:  # a second Ctrl-C cancelled the run
+        print("interrupted twice: stopped without a summary", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

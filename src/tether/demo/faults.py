@@ -1,0 +1,179 @@
+"""The demo's fault catalogue: every kind it can inject, what recovery it expects, and the order.
+
+Each kind names one behaviour of the emulator's fault API (``emu.faults``) and the recovery a
+correct client must show: ``resume`` (the session continues, nothing is lost), ``reidentify``
+(the session is gone; the gap must be reported by a ``SessionLost``) or ``harmless`` (the
+connection must simply survive it).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tether.emulator import Emulator
+
+__all__ = [
+    "ALL_KINDS",
+    "GROUPS",
+    "KINDS",
+    "MARK_EVENT",
+    "UNKNOWN_EVENT",
+    "Expect",
+    "FaultKind",
+    "parse_fault_list",
+]
+
+#: The dispatch name of the demo's marker events (sent after harmless faults).
+MARK_EVENT = "TETHER_DEMO_MARK"
+#: The dispatch name of the "unknown dispatch" fault.
+UNKNOWN_EVENT = "TETHER_DEMO_UNKNOWN_EVENT"
+
+
+class Expect(enum.Enum):
+    """The recovery a correct client shows after a fault."""
+
+    RESUME = "resume"
+    REIDENTIFY = "reidentify"
+    HARMLESS = "harmless"
+
+
+Inject = Callable[[Emulator], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class FaultKind:
+    """One kind of fault: its name on the command line, what it does, and what must follow."""
+
+    name: str
+    expect: Expect
+    description: str
+    inject: Inject
+
+
+def _close(code: int) -> Inject:
+    async def inject(emu: Emulator) -> int:
+        return emu.faults.close(code, reason=f"demo fault: close {code}")
+
+    return inject
+
+
+async def _reconnect(emu: Emulator) -> int:
+    return emu.faults.reconnect()
+
+
+async def _invalid_session_resumable(emu: Emulator) -> int:
+    return emu.faults.invalid_session(True)
+
+
+async def _invalid_session(emu: Emulator) -> int:
+    return emu.faults.invalid_session(False)
+
+
+async def _drop(emu: Emulator) -> int:
+    return emu.faults.drop()
+
+
+async def _black_hole(emu: Emulator) -> int:
+    return emu.faults.black_hole()
+
+
+async def _drop_acks(emu: Emulator) -> int:
+    return emu.faults.drop_acks()
+
+
+async def _corrupt_zlib(emu: Emulator) -> int:
+    return emu.faults.corrupt_zlib()
+
+
+async def _malformed_json(emu: Emulator) -> int:
+    return emu.faults.malformed_frame()
+
+
+async def _unknown_opcode(emu: Emulator) -> int:
+    return emu.faults.unknown_opcode(99, {"demo": True})
+
+
+async def _unknown_dispatch(emu: Emulator) -> int:
+    return await emu.dispatch(UNKNOWN_EVENT, {"demo": "an event no client knows"}, raw=True)
+
+
+async def _request_heartbeat(emu: Emulator) -> int:
+    return emu.faults.request_heartbeat()
+
+
+_R, _I, _H = Expect.RESUME, Expect.REIDENTIFY, Expect.HARMLESS
+
+#: Every kind, in the order the demo cycles through them: re-identifying faults are spread
+#: out (the identify window is 5 s) and one comes early, so short runs show both paths.
+KINDS: dict[str, FaultKind] = {
+    kind.name: kind
+    for kind in (
+        FaultKind("close_4000", _R, "server closes with 4000 (unknown error)", _close(4000)),
+        FaultKind("invalid_session", _I, "op 9 with d: false (session invalidated)",
+                  _invalid_session),
+        FaultKind("reconnect", _R, "op 7: the server asks for a reconnect", _reconnect),
+        FaultKind("drop", _R, "the TCP connection is cut without a close frame", _drop),
+        FaultKind("unknown_opcode", _H, "an envelope with opcode 99", _unknown_opcode),
+        FaultKind("black_hole", _R, "zombie: the server goes silent, TCP stays open",
+                  _black_hole),
+        FaultKind("close_4001", _R, "server closes with 4001 (unknown opcode)", _close(4001)),
+        FaultKind("corrupt_zlib", _R, "bytes no zlib inflater accepts", _corrupt_zlib),
+        FaultKind("close_4009", _I, "server closes with 4009 (session timed out)",
+                  _close(4009)),
+        FaultKind("invalid_session_resumable", _R, "op 9 with d: true",
+                  _invalid_session_resumable),
+        FaultKind("request_heartbeat", _H, "op 1: the server asks for a heartbeat now",
+                  _request_heartbeat),
+        FaultKind("close_4002", _R, "server closes with 4002 (decode error)", _close(4002)),
+        FaultKind("malformed_json", _R, "a frame that is not valid JSON", _malformed_json),
+        FaultKind("drop_acks", _R, "heartbeat ACKs stop while dispatches keep flowing",
+                  _drop_acks),
+        FaultKind("close_4003", _I, "server closes with 4003 (not authenticated)",
+                  _close(4003)),
+        FaultKind("close_1000", _R, "server closes with 1000 (normal closure)", _close(1000)),
+        FaultKind("unknown_dispatch", _H, f"a dispatch named {UNKNOWN_EVENT}",
+                  _unknown_dispatch),
+        FaultKind("close_4005", _R, "server closes with 4005 (already authenticated)",
+                  _close(4005)),
+        FaultKind("close_1001", _R, "server closes with 1001 (going away)", _close(1001)),
+        FaultKind("close_4007", _I, "server closes with 4007 (invalid seq)", _close(4007)),
+        FaultKind("close_4008", _R, "server closes with 4008 (rate limited)", _close(4008)),
+    )
+}  # fmt: skip
+
+ALL_KINDS: tuple[str, ...] = tuple(KINDS)
+
+#: Names that stand for several kinds in ``--faults``.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "all": ALL_KINDS,
+    "none": (),
+    "resumable": tuple(k for k, v in KINDS.items() if v.expect is Expect.RESUME),
+    "reidentify": tuple(k for k, v in KINDS.items() if v.expect is Expect.REIDENTIFY),
+    "harmless": tuple(k for k, v in KINDS.items() if v.expect is Expect.HARMLESS),
+    "close": tuple(k for k in KINDS if k.startswith("close_")),
+}
+
+
+def parse_fault_list(text: str) -> tuple[str, ...]:
+    """The kinds named by ``--faults`` (comma-separated kinds and groups), in catalogue order.
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones).
+    """
+    wanted: set[str] = set()
+    for raw in text.split(","):
+        name = raw.strip().lower().replace("-", "_")
+        if not name:
+            continue
+        if name in GROUPS:
+            wanted.update(GROUPS[name])
+        elif name in KINDS:
+            wanted.add(name)
+        elif name.isdigit() and f"close_{name}" in KINDS:
+            wanted.add(f"close_{name}")
+        else:
+            valid = ", ".join([*GROUPS, *KINDS])
+            raise ValueError(f"unknown fault kind {raw.strip()!r}; valid: {valid}")
+    return tuple(k for k in ALL_KINDS if k in wanted)
