@@ -104,10 +104,15 @@ class ProtocolConfig:
 
 @dataclass(frozen=True, slots=True)
 class CloseFrame:
-    """An instruction to close the socket with ``code``."""
+    """An instruction to close the socket with ``code``.
+
+    ``await_reply`` is False when the peer is believed dead (zombie, no HELLO): the driver
+    sends the frame and drops the connection instead of waiting for the server's answer.
+    """
 
     code: int
     reason: str = ""
+    await_reply: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,7 +264,9 @@ class ShardProtocol:
         """Run whatever is due at ``now`` (heartbeats, zombie check, timeouts, queued sends)."""
         if self.phase is Phase.AWAITING_HELLO:
             if now >= self._opened_at + self.config.hello_timeout:
-                self._fail(f"no HELLO within {self.config.hello_timeout:g} s of connecting")
+                self._fail(
+                    f"no HELLO within {self.config.hello_timeout:g} s of connecting", dead=True
+                )
             return
         if self.phase not in (Phase.HANDSHAKING, Phase.CONNECTED):
             return
@@ -267,7 +274,8 @@ class ShardProtocol:
             if self._transfer_in_progress(now):
                 return
             self._fail(
-                f"zombie connection: heartbeat not acknowledged within {self._ack_timeout():.3g} s"
+                f"zombie connection: heartbeat not acknowledged within {self._ack_timeout():.3g} s",
+                dead=True,
             )
             return
         if self._next_heartbeat is not None and now >= self._next_heartbeat:
@@ -580,19 +588,23 @@ class ShardProtocol:
             reason=reason,
         )
 
-    def _fail(self, reason: str) -> None:
-        """Close with a resumable code because of a fault on this socket."""
-        log.warning("shard %d: %s; reconnecting", self.shard_id, reason)
-        self._begin_close(RESUMABLE_CLIENT_CLOSE, self._verdict(reason))
+    def _fail(self, reason: str, *, dead: bool = False) -> None:
+        """Close with a resumable code because of a fault on this socket.
 
-    def _begin_close(self, code: int, verdict: Verdict) -> None:
+        ``dead``: the server is believed unresponsive; do not wait for its close reply.
+        """
+        log.warning("shard %d: %s; reconnecting", self.shard_id, reason)
+        self._begin_close(RESUMABLE_CLIENT_CLOSE, self._verdict(reason), await_reply=not dead)
+
+    def _begin_close(self, code: int, verdict: Verdict, *, await_reply: bool = True) -> None:
         if self.phase in (Phase.CLOSING, Phase.CLOSED):
             return
         self.phase = Phase.CLOSING
         self._pending_verdict = verdict
         self._next_heartbeat = self._ack_deadline = None
         # A close frame's reason holds at most 123 bytes (RFC 6455 5.5).
-        self._out.append(CloseFrame(code, verdict.reason.encode()[:123].decode("utf-8", "ignore")))
+        reason = verdict.reason.encode()[:123].decode("utf-8", "ignore")
+        self._out.append(CloseFrame(code, reason, await_reply))
 
     def _finish(self, verdict: Verdict) -> None:
         self.phase = Phase.CLOSED

@@ -47,6 +47,9 @@ __all__ = ["Shard", "ShardStatus"]
 
 log = logging.getLogger("tether.runtime")
 
+#: How long a close to a peer believed dead may take (the frame is written at once).
+_DEAD_PEER_CLOSE_WAIT = 0.05
+
 _SETTLED = (ShardState.CONNECTED, ShardState.READY, ShardState.STOPPED)
 
 
@@ -393,8 +396,12 @@ class Shard:
         self, ws: aiohttp.ClientWebSocketResponse, proto: ShardProtocol, frame: CloseFrame
     ) -> None:
         if not ws.closed:
+            # A dead peer will not answer: send the frame, then drop the socket at once.
+            wait = None if frame.await_reply else _DEAD_PEER_CLOSE_WAIT
             with contextlib.suppress(ConnectionError, aiohttp.ClientError, TimeoutError):
-                await ws.close(code=frame.code, message=frame.reason.encode()[:120])
+                await asyncio.wait_for(
+                    ws.close(code=frame.code, message=frame.reason.encode()), timeout=wait
+                )
         proto.receive_closed(ws.close_code, now=loop_time())
 
     def _handle_events(self, proto: ShardProtocol) -> None:
