@@ -370,3 +370,19 @@ async def test_a_large_payload_in_flight_is_not_mistaken_for_a_zombie(
     assert ack.time - beat.time > 0.1  # the ACK really was held behind the payload
     await rec.wait(lambda: any(e.latency > 0.1 for e in rec.of(tether.LatencyUpdated)))
     assert rec.of(tether.Disconnected) == []
+
+
+async def test_heartbeats_start_when_hello_arrives_late(
+    emu: Emulator, make_client: Callable[..., Any]
+) -> None:
+    """The heartbeat timer, already waiting for HELLO, is woken by it (no 4009 from the server)."""
+    emu.faults.next_connection(hello_delay_s=0.3)
+    client, rec = await ready_client(make_client)
+    hello = emu.log.find("hello")[0]
+    beat = await emu.log.wait_for("heartbeat", timeout=3)
+    assert beat.time - hello.time <= HEARTBEAT_MS / 1000 + 0.1
+    mark = emu.log.mark()
+    for _ in range(3):
+        await emu.log.wait_for("heartbeat", since=emu.log.mark(), timeout=3)
+    assert emu.log.count("close_sent", since=mark) == 0
+    assert rec.of(tether.Disconnected) == []

@@ -12,9 +12,13 @@ from tether.emulator import Emulator
 from .conftest import send_messages
 
 
-def tether_tasks() -> list[asyncio.Task[object]]:
-    """Tasks of tether still alive (every task tether creates is named 'tether ...')."""
-    return [t for t in asyncio.all_tasks() if t.get_name().startswith("tether") and not t.done()]
+def tether_tasks() -> list[object]:
+    """Tasks and threads of tether still alive (tether names all of them 'tether ...')."""
+    import threading
+
+    tasks = [t for t in asyncio.all_tasks() if t.get_name().startswith("tether") and not t.done()]
+    threads = [t for t in threading.enumerate() if t.name.startswith("tether") and t.is_alive()]
+    return [*tasks, *threads]
 
 
 async def test_start_returns_before_any_socket_and_ready_follows_the_guild_stream(

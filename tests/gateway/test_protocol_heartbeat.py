@@ -164,13 +164,26 @@ class TestZombieDetection:
         assert len(out.heartbeats()) == 1
 
     def test_dispatches_without_acks_are_still_a_zombie(self) -> None:
+        """Data that keeps flowing may hide an ACK queued behind it, but only until the next
+        beat is due: then the unacknowledged beat makes it a zombie (spec 3.2)."""
         pump = connected([1], seed=0, config=make_config(compress=None))
         beat = first_beat_time(0)
         pump.tick(beat)
-        for i in range(1, 10):
-            out = pump.send(pump.server.message_create(), at=beat + i * 0.5)
+        at = beat
+        while at + 0.5 < beat + INTERVAL:
+            at += 0.5
+            out = pump.send(pump.server.message_create(), at=at)
             assert out.closes == []
-        assert [c.code for c in pump.tick(beat + 5.0).closes] == [4000]
+            assert pump.tick(at).closes == []
+        assert [c.code for c in pump.tick(beat + INTERVAL).closes] == [4000]
+
+    def test_a_server_silent_after_some_data_is_a_zombie_at_the_ack_deadline(self) -> None:
+        pump = connected([1], seed=0, config=make_config(compress=None))
+        beat = first_beat_time(0)
+        pump.tick(beat)
+        pump.send(pump.server.message_create(), at=beat + 0.1)
+        assert pump.tick(beat + 5.0).closes == []  # data came 4.9 s ago: maybe ACK behind it
+        assert [c.code for c in pump.tick(beat + 5.1).closes] == [4000]  # quiet for 5 s
 
     def test_ack_in_time_keeps_the_connection(self) -> None:
         pump = connected([1], seed=0)

@@ -19,6 +19,7 @@ __all__ = [
     "Event",
     "GuildAvailable",
     "GuildUnavailable",
+    "HandlerBlocked",
     "LatencyUpdated",
     "Ready",
     "Resumed",
@@ -160,3 +161,20 @@ class Dispatch(Event):
 
     def __hash__(self) -> int:
         return hash((self.name, self.seq, self.shard_id))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandlerBlocked(Event):
+    """The user's event loop was blocked for ``seconds`` (reported while it was blocked).
+
+    Attributes:
+        handler: qualified name of the handler that was running, if one was found.
+        event: the name of the event it was handling (``"MESSAGE_CREATE"``, ``"Ready"``).
+        seconds: how long the loop had been blocked when this report was made.
+        stack: the stack of the loop's thread at that moment, innermost frame last.
+    """
+
+    handler: str | None
+    event: str | None
+    seconds: float
+    stack: str = field(repr=False)

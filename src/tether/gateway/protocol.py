@@ -176,6 +176,7 @@ class ShardProtocol:
         self._pending_verdict: Verdict | None = None
         self._bytes_at = now
         self._message_at = now
+        self._paused = False
         self.ended: Verdict | None = None
 
     # ------------------------------------------------------------------ drain side
@@ -195,16 +196,36 @@ class ShardProtocol:
             return None
         if self.phase is Phase.AWAITING_HELLO:
             return self._opened_at + self.config.hello_timeout
-        deadlines = [d for d in (self._next_heartbeat, self._ack_deadline) if d is not None]
+        ack = None if self._paused else self._ack_deadline
+        deadlines = [d for d in (self._next_heartbeat, ack) if d is not None]
         stream = self.session.stream
         if self.phase is Phase.CONNECTED:
-            if self.session.session_id is not None and not self.session.ready_fired:
+            pending_ready = self.session.session_id is not None and not self.session.ready_fired
+            if pending_ready and not self._paused:
                 deadlines.append(stream.last_activity + self.config.guild_ready_timeout)
             if self._commands:
                 deadlines.append(self._limiter.earliest_free())
         return min(deadlines) if deadlines else None
 
     # ------------------------------------------------------------------ inputs
+    def pause_reading(self, now: float) -> None:
+        """The driver stopped reading the socket (its consumers are full: backpressure).
+
+        Heartbeats go on; the zombie verdict and the guild-stream timeout are suspended,
+        since ACKs and guilds may be waiting, unread, in the socket.
+        """
+        self._paused = True
+
+    def resume_reading(self, now: float) -> None:
+        """The driver reads again; a pending ACK gets a fresh deadline from ``now``."""
+        if not self._paused:
+            return
+        self._paused = False
+        if self._ack_deadline is not None:
+            self._ack_deadline = max(self._ack_deadline, now + self._ack_timeout())
+        stream = self.session.stream
+        stream.last_activity = max(stream.last_activity, now)
+
     def receive_progress(self, now: float) -> None:
         """Note that bytes arrived from the socket (possibly part of a message).
 
@@ -270,7 +291,7 @@ class ShardProtocol:
             return
         if self.phase not in (Phase.HANDSHAKING, Phase.CONNECTED):
             return
-        if self._ack_deadline is not None and now >= self._ack_deadline:
+        if self._ack_deadline is not None and now >= self._ack_deadline and not self._paused:
             if self._transfer_in_progress(now):
                 return
             self._fail(
@@ -283,7 +304,8 @@ class ShardProtocol:
             interval = self.heartbeat_interval or 0.0
             self._next_heartbeat = max(self._next_heartbeat + interval, now + interval / 2)
         if self.phase is Phase.CONNECTED:
-            self._check_guild_stream(now)
+            if not self._paused:
+                self._check_guild_stream(now)
             self._flush_commands(now)
 
     def send_command(self, op: int, d: Any, *, now: float) -> None:
@@ -554,19 +576,30 @@ class ShardProtocol:
             self._ack_deadline = now + self._ack_timeout()
 
     def _transfer_in_progress(self, now: float) -> bool:
-        """A payload is still arriving (bytes of an incomplete message, or compressed pieces
-        of an incomplete payload): defer the zombie verdict, since the ACK may be queued
-        behind it. The deferral is bounded: at most one heartbeat interval after the beat,
-        which is when the next beat would find the previous one unacknowledged (spec 3.2).
+        """Data is still arriving, so the ACK may be queued behind it: defer the verdict.
+
+        "Arriving" means bytes of an incomplete message, compressed pieces of an incomplete
+        payload, or bytes received since the heartbeat within the last ACK timeout. The
+        deferral is bounded: at most one heartbeat interval after the beat, when the next
+        beat would find the previous one unacknowledged (spec 3.2). A silent server gets no
+        deferral; one that streams dispatches but never ACKs is a zombie at that bound.
         """
-        partial = self._bytes_at > self._message_at
-        buffered = self._inflater is not None and self._inflater.buffered > 0
-        if not (partial or buffered) or self._heartbeat_sent_at is None:
+        sent = self._heartbeat_sent_at
+        if sent is None:
             return False
-        limit = self._heartbeat_sent_at + (self.heartbeat_interval or 0.0)
+        limit = sent + (self.heartbeat_interval or 0.0)
         if now >= limit:
             return False
-        self._ack_deadline = min(now + self._ack_timeout(), limit)
+        timeout = self._ack_timeout()
+        partial = self._bytes_at > self._message_at
+        buffered = self._inflater is not None and self._inflater.buffered > 0
+        flowing = self._bytes_at > sent and now - self._bytes_at < timeout
+        if not (partial or buffered or flowing):
+            return False
+        # Still mid-transfer: look again a timeout from now; only flowing: a timeout after
+        # the last bytes (a server that went quiet is judged as soon as it has been quiet).
+        again = now + timeout if partial or buffered else self._bytes_at + timeout
+        self._ack_deadline = min(max(again, now), limit)
         return True
 
     def _ack_timeout(self) -> float:

@@ -30,10 +30,12 @@ from tether.gateway.events import Event
 from tether.gateway.protocol import ProtocolConfig
 from tether.gateway.session import Session, SessionSnapshot
 from tether.gateway.state import ShardState
-from tether.runtime.dispatcher import Dispatcher, EventKey, Handler
+from tether.runtime.dispatcher import Dispatcher, DispatcherStats, EventKey, Handler
 from tether.runtime.identify import IdentifyGate
+from tether.runtime.iothread import IOThread
 from tether.runtime.shard import Shard, ShardStatus
 from tether.runtime.transport import check_url, get_gateway_bot
+from tether.runtime.watchdog import Watchdog
 from tether.token import Token
 from tether.wire.compression import DEFAULT_MAX_PAYLOAD
 from tether.wire.intents import ALL_DEFINED, Intents
@@ -87,6 +89,14 @@ class Client:
             RESUME instead of IDENTIFY. An expired session falls back to IDENTIFY and
             ``SessionLost``.
 
+        io_thread: run the gateway I/O (reads, inflate, heartbeats) in a thread of its own,
+            so a handler that blocks the loop cannot cost the connection (default True).
+        blocked_threshold: seconds the loop may be blocked before the watchdog reports the
+            handler (``HandlerBlocked`` and a warning); 0 disables the watchdog.
+        max_queued_events: events received and not yet handed to handlers before socket
+            reads pause (backpressure; nothing is dropped).
+        max_running_handlers: handler calls that may run at once.
+
     Raises:
         ConfigError: invalid arguments (checked here, before any I/O).
     """
@@ -116,6 +126,10 @@ class Client:
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         rng: random.Random | None = None,
         resume: dict[int, SessionSnapshot] | None = None,
+        io_thread: bool = True,
+        blocked_threshold: float = 2.0,
+        max_queued_events: int = 10_000,
+        max_running_handlers: int = 1_000,
     ) -> None:
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("token must be a non-empty string")
@@ -160,10 +174,17 @@ class Client:
         self._identify_window = identify_window
         self._identify_gate: IdentifyGate = _LazyGate(self)
         self._rng = rng or random.Random()
-        self._dispatcher = Dispatcher()
+        self._dispatcher = Dispatcher(
+            max_queued=max_queued_events, max_running=max_running_handlers
+        )
         self._shards: dict[int, Shard] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
+        self._io_thread_enabled = io_thread
+        self._io: IOThread | None = None
+        self._user_loop: asyncio.AbstractEventLoop | None = None
+        self._watchdog: Watchdog | None = None
+        self._blocked_threshold = blocked_threshold
         self._gateway_bot: dict[str, Any] | None = None
         self._connected = asyncio.Event()
         self._ready = asyncio.Event()
@@ -239,6 +260,11 @@ class Client:
         """Events received and not yet handed to handlers."""
         return self._dispatcher.depth
 
+    @property
+    def stats(self) -> DispatcherStats:
+        """Live counters: queue depth, event lag, handler latency per event name."""
+        return self._dispatcher.stats
+
     async def wait_until_connected(self, timeout: float | None = None) -> None:
         """Wait until every shard has a live session (READY or RESUMED received).
 
@@ -286,40 +312,64 @@ class Client:
     async def start(self) -> None:
         """Signal the connection manager to start, and return at once (no socket is opened yet).
 
+        With ``io_thread=True`` (the default) the gateway I/O runs in its own thread and
+        event loop; handlers always run on the loop that called ``start()``.
+
         Raises:
             InvalidState: the client is already running.
         """
-        if not self._finished.is_set() or self._tasks:
+        if not self._finished.is_set() or self._shards:
             raise InvalidState("the client is already running (or needs stop() after an error)")
         self.error = None
         self._finished.clear()
-        self._http = aiohttp.ClientSession()
+        self._user_loop = asyncio.get_running_loop()
         self._dispatcher.start()
+        self._make_shards()
+        self._watchdog = Watchdog(
+            self._user_loop,
+            threshold=self._blocked_threshold,
+            report=self._dispatcher.put,
+            invoke_code=Dispatcher._invoke.__code__,
+        )
+        if self._blocked_threshold > 0:
+            self._watchdog.start()
+        if self._io_thread_enabled:
+            self._io = IOThread()
+            self._io.start().call_soon_threadsafe(self._launch)
+        else:
+            self._launch()
+
+    def _make_shards(self) -> None:
         count = self._shard_count
-        ids = range(count) if count else [0]
-        for sid in ids:
+        for sid in range(count) if count else [0]:
             config = ProtocolConfig(
                 token=self._token,
                 intents=int(self.intents),
                 shard=(sid, count) if count else None,
                 **self._base,  # type: ignore[arg-type]
             )
-            session = self.sessions.setdefault(sid, Session())
             shard = Shard(
                 config,
                 base_url=self._base_url,
-                http=self._http,
+                http=None,
                 emit=self._dispatcher.put,
                 rng=self._rng,
                 backoff=Backoff(**self._backoff_args),
-                session=session,
+                session=self.sessions.setdefault(sid, Session()),
                 connect_timeout=self._connect_timeout,
                 close_timeout=self._close_timeout,
                 identify_gate=self._identify_gate,
+                flow=self._dispatcher,
             )
             shard.on_state = self._on_shard_state
             shard.begin()
             self._shards[sid] = shard
+
+    def _launch(self) -> None:
+        """Create the HTTP session and one supervisor task per shard (on the I/O loop)."""
+        self._http = aiohttp.ClientSession()
+        for shard in self._shards.values():
+            shard.http = self._http
         self._tasks = [
             asyncio.create_task(self._supervise(shard), name=f"tether shard {sid}")
             for sid, shard in self._shards.items()
@@ -333,8 +383,18 @@ class Client:
                 otherwise with 1000, which ends them on Discord's side.
             timeout: seconds to wait for the shards before cancelling them.
         """
-        if self._finished.is_set() and not self._tasks:
+        if self._finished.is_set() and not self._shards:
             return
+        if self._io is not None:
+            await asyncio.wrap_future(self._io.submit(self._stop_shards(resumable, timeout)))
+            await self._io.stop()
+            self._io = None
+        else:
+            await self._stop_shards(resumable, timeout)
+        await self._shutdown()
+
+    async def _stop_shards(self, resumable: bool, timeout: float) -> None:
+        """Runs on the I/O loop: close every socket, end every shard task."""
         for shard in self._shards.values():
             shard.request_stop(resumable=resumable)
         if self._tasks:
@@ -343,14 +403,16 @@ class Client:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        await self._shutdown()
-
-    async def _shutdown(self) -> None:
-        await self._dispatcher.close(grace=self._handler_grace)
         if self._http is not None:
             await self._http.close()
             self._http = None
         self._tasks = []
+
+    async def _shutdown(self) -> None:
+        if self._watchdog is not None:
+            await asyncio.to_thread(self._watchdog.stop)
+            self._watchdog = None
+        await self._dispatcher.close(grace=self._handler_grace)
         self._shards = {}
         self._connected.clear()
         self._ready.clear()
@@ -374,7 +436,10 @@ class Client:
         shard = self._shards.get(shard_id)
         if shard is None:
             raise InvalidState(f"no shard {shard_id} is running")
-        await shard.send(op, d)
+        if self._io is not None:
+            await asyncio.wrap_future(self._io.submit(shard.send(op, d)))
+        else:
+            await shard.send(op, d)
 
     def session_snapshots(self) -> dict[int, SessionSnapshot]:
         """The resumable sessions per shard id (JSON-ready via ``to_dict()``; no token)."""
@@ -390,11 +455,18 @@ class Client:
             for other in self._shards.values():
                 if other is not shard:
                     other.request_stop(resumable=True)
-            self._finished.set()
+            self._to_user(self._finished.set)
         except Exception as exc:  # pragma: no cover - a bug; reported, never silent
             log.exception("shard %d: manager crashed", shard.shard_id)
             self.error = exc
-            self._finished.set()
+            self._to_user(self._finished.set)
+
+    def _to_user(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the user's loop (from the I/O thread or the same loop)."""
+        loop = self._user_loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the user's loop is already closed
+                loop.call_soon_threadsafe(callback)
 
     async def _base_url(self) -> str:
         if self.gateway_url is not None:
@@ -410,6 +482,9 @@ class Client:
         return value if isinstance(value, int) and value > 0 else 1
 
     def _on_shard_state(self, _shard: Shard) -> None:
+        self._to_user(self._update_milestones)
+
+    def _update_milestones(self) -> None:
         states = [s.state for s in self._shards.values()]
         live = (ShardState.CONNECTED, ShardState.READY)
         if states and all(s in live for s in states):

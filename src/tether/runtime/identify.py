@@ -22,10 +22,14 @@ class IdentifyGate:
         self.window = window
         self._next: dict[int, float] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def acquire(self, shard_id: int) -> None:
         """Return when ``shard_id`` may IDENTIFY now; reserves the bucket's slot."""
         bucket = shard_id % self.max_concurrency
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a restarted client runs on a new I/O loop
+            self._locks, self._loop = {}, loop
         lock = self._locks.setdefault(bucket, asyncio.Lock())
         async with lock:
             delay = self._next.get(bucket, 0.0) - loop_time()

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -43,7 +43,7 @@ from tether.runtime.clock import loop_time
 from tether.runtime.identify import IdentifyGate
 from tether.runtime.transport import USER_AGENT, gateway_connect_url
 
-__all__ = ["Shard", "ShardStatus"]
+__all__ = ["FlowControl", "Shard", "ShardStatus"]
 
 log = logging.getLogger("tether.runtime")
 
@@ -51,6 +51,19 @@ log = logging.getLogger("tether.runtime")
 _DEAD_PEER_CLOSE_WAIT = 0.05
 
 _SETTLED = (ShardState.CONNECTED, ShardState.READY, ShardState.STOPPED)
+
+
+class FlowControl(Protocol):
+    """Backpressure from the event consumers (the dispatcher implements it)."""
+
+    @property
+    def full(self) -> bool:
+        """Whether the reader should wait before taking more messages."""
+        ...
+
+    async def wait_writable(self) -> None:
+        """Return once there is room again."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,13 +90,15 @@ class Shard:
     Args:
         config: the pure core's settings for this shard.
         base_url: coroutine returning the gateway base URL (may fetch ``/gateway/bot``).
-        http: the aiohttp session used for sockets.
+        http: the aiohttp session used for sockets (may be set after construction, before run).
         emit: called synchronously with every user-facing event, in order.
         rng: randomness for jitter and waits.
         backoff: the reconnect backoff policy.
         session: a session to resume (restart-safe sessions), or None to identify.
         connect_timeout: seconds allowed for opening the socket (TCP + WebSocket handshake).
         close_timeout: seconds to wait for the server's answer to our close frame.
+        identify_gate: paces IDENTIFYs per concurrency bucket.
+        flow: the consumers' backpressure; the reader waits while it is full.
     """
 
     def __init__(
@@ -91,7 +106,7 @@ class Shard:
         config: ProtocolConfig,
         *,
         base_url: Callable[[], Awaitable[str]],
-        http: aiohttp.ClientSession,
+        http: aiohttp.ClientSession | None,
         emit: Callable[[Event], None],
         rng: Rng,
         backoff: Backoff,
@@ -99,6 +114,7 @@ class Shard:
         connect_timeout: float = 30.0,
         close_timeout: float = 1.0,
         identify_gate: IdentifyGate | None = None,
+        flow: FlowControl | None = None,
     ) -> None:
         self.config = config
         self.shard_id = config.shard_id
@@ -106,13 +122,15 @@ class Shard:
         self.machine = ShardStateMachine()
         self.error: BaseException | None = None
         self._base_url = base_url
-        self._http = http
+        self.http = http
         self._emit = emit
         self._rng = rng
         self._backoff = backoff
         self._connect_timeout = connect_timeout
         self._close_timeout = close_timeout
         self._identify_gate = identify_gate or IdentifyGate()
+        self._flow = flow
+        self._planned: float | None = None  # the deadline the timer task sleeps until
         self._proto: ShardProtocol | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._wake = asyncio.Event()
@@ -241,7 +259,8 @@ class Shard:
         connect_url = gateway_connect_url(url, compress=self.config.compress)
         try:
             async with asyncio.timeout(self._connect_timeout):
-                ws = await self._http.ws_connect(
+                assert self.http is not None, "the shard's HTTP session is set before run()"
+                ws = await self.http.ws_connect(
                     connect_url,
                     max_msg_size=self.config.max_payload,
                     autoping=True,
@@ -334,7 +353,10 @@ class Shard:
         return verdict
 
     async def _reader(self, ws: aiohttp.ClientWebSocketResponse, proto: ShardProtocol) -> None:
+        flow = self._flow
         while proto.phase is not Phase.CLOSED:
+            if flow is not None and flow.full:
+                await self._wait_for_room(flow, proto)
             msg = await ws.receive()
             now = loop_time()
             kind = msg.type
@@ -355,7 +377,24 @@ class Shard:
                     return
                 proto.receive_closed(ws.close_code, now=now)
             await self._drain(ws, proto)
+            # Wake the timer when this message brought a deadline forward (HELLO starts
+            # heartbeats, an op 1 or a command may be due); later deadlines can wait.
+            deadline = proto.next_deadline()
+            planned = self._planned
+            if deadline is not None and (planned is None or deadline < planned):
+                self._wake.set()
         self._wake.set()
+
+    async def _wait_for_room(self, flow: FlowControl, proto: ShardProtocol) -> None:
+        """Stop reading until the consumers have room (TCP then pushes back on the server)."""
+        log.debug("shard %d: handlers are behind; pausing reads", self.shard_id)
+        proto.pause_reading(loop_time())
+        try:
+            await flow.wait_writable()
+        finally:
+            proto.resume_reading(loop_time())
+            self._wake.set()
+        log.debug("shard %d: reading again", self.shard_id)
 
     async def _timer(self, ws: aiohttp.ClientWebSocketResponse, proto: ShardProtocol) -> None:
         wake = self._wake
@@ -363,7 +402,7 @@ class Shard:
             wake.clear()
             # Carry out whatever other tasks queued in the core (stop(), commands).
             await self._drain(ws, proto)
-            deadline = proto.next_deadline()
+            deadline = self._planned = proto.next_deadline()
             if proto.ended is not None:  # closed during the drain
                 return
             if deadline is None:
@@ -418,12 +457,14 @@ class Shard:
                 pass
             else:
                 _log_event(event)
+                # The event is queued before the state moves, so that whoever awaits the
+                # milestone finds the event's handlers already started.
+                self._emit(event)
                 if isinstance(event, Connected):
                     self._backoff.connected(loop_time())
                     self._transition(Trigger.RESUMED if event.resumed else Trigger.READY)
                 elif isinstance(event, Ready):
                     self._transition(Trigger.GUILDS_COMPLETE)
-                self._emit(event)
 
     def _transition(self, trigger: Trigger) -> None:
         if not self.machine.allows(trigger):

@@ -1,19 +1,20 @@
-"""WebSocket and HTTP plumbing over aiohttp, with the URL safety rules.
+"""WebSocket and HTTP plumbing over aiohttp.
 
-TLS verification is always on for remote hosts; plain ``ws://`` and ``http://`` are accepted
-only for loopback addresses (the emulator, tests).
+The URL safety rules (TLS always on for remote hosts; plain ``ws://`` and ``http://`` only
+for loopback) and ``USER_AGENT`` live in :mod:`tether.urls`, shared with the REST client;
+they are re-exported here.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-from tether.errors import AuthenticationFailed, ConfigError, HTTPError
+from tether.errors import AuthenticationFailed, HTTPError
 from tether.token import Token
+from tether.urls import USER_AGENT, check_url, is_loopback
 
 __all__ = [
     "USER_AGENT",
@@ -22,39 +23,6 @@ __all__ = [
     "get_gateway_bot",
     "is_loopback",
 ]
-
-USER_AGENT = "DiscordBot (https://github.com/tether-py/tether, 0.1.0) tether"
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` names this machine (localhost or 127.0.0.0/8 or ::1)."""
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, *, kind: str) -> str:
-    """Validate a REST (``kind="http"``) or gateway (``kind="ws"``) URL.
-
-    Raises:
-        ConfigError: unknown scheme, or a plain-text scheme for a non-loopback host.
-    """
-    parts = urlsplit(url)
-    secure, plain = ("https", "http") if kind == "http" else ("wss", "ws")
-    if parts.scheme == secure:
-        return url
-    if parts.scheme == plain:
-        if is_loopback(parts.hostname):
-            return url
-        raise ConfigError(
-            f"refusing plain {plain}:// to {parts.hostname!r}: only loopback may skip TLS"
-        )
-    raise ConfigError(f"unsupported URL scheme {parts.scheme!r} in {kind} URL")
 
 
 def gateway_connect_url(base: str, *, compress: str | None) -> str:
