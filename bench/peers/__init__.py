@@ -1,0 +1,1 @@
+"""Benchmark adapters: tether, discord.py and hikari against the emulator (base URLs only)."""
