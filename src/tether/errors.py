@@ -18,7 +18,15 @@
     │   │   ├── InvalidIntents          4013
     │   │   └── DisallowedIntents       4014
     │   └── ConnectTimeout          no HELLO/READY/RESUMED within the connect timeout
-    └── HTTPError                   a REST call failed (status, code, message)
+    ├── HTTPError                   a REST call failed (status, code, message, errors)
+    │   ├── Unauthorized            401: the token was refused (never retried)
+    │   ├── Forbidden               403: missing access or permissions (or a Cloudflare ban)
+    │   ├── NotFound                404: unknown channel, message, guild, ...
+    │   │   └── InteractionTimedOut     10062: the first answer came after the 3 s window
+    │   ├── InteractionAlreadyResponded 40060: a second initial response
+    │   ├── RateLimited             429 that tether would not wait for (retry_after, scope)
+    │   └── ServerError             5xx (after the retries an idempotent request gets)
+    └── InvalidRequestLimit         tether stopped sending before Discord's invalid-request ban
 
 Close errors carry ``code``, ``initiator`` and ``resumable`` as fields, never only as text.
 No exception message ever contains the bot token.
@@ -34,15 +42,23 @@ __all__ = [
     "DecompressionError",
     "DisallowedIntents",
     "FatalCloseError",
+    "Forbidden",
     "GatewayError",
     "HTTPError",
+    "InteractionAlreadyResponded",
+    "InteractionTimedOut",
     "InvalidApiVersion",
     "InvalidIntents",
+    "InvalidRequestLimit",
     "InvalidShard",
     "InvalidState",
+    "NotFound",
     "PayloadTooLarge",
+    "RateLimited",
+    "ServerError",
     "ShardingRequired",
     "TetherError",
+    "Unauthorized",
     "WireError",
     "fatal_error_for",
 ]
@@ -156,13 +172,127 @@ class HTTPError(TetherError):
         status: the HTTP status.
         code: Discord's JSON error code (0 when absent).
         message: Discord's error message.
+        errors: Discord's nested ``errors`` object (form errors), or None.
+        route: the route template, e.g. ``"POST /channels/{channel_id}/messages"`` (never
+            the concrete path: webhook and interaction paths hold a token).
     """
 
-    def __init__(self, status: int, code: int = 0, message: str = "") -> None:
-        super().__init__(f"HTTP {status} (code {code}): {message}")
+    def __init__(
+        self,
+        status: int,
+        code: int = 0,
+        message: str = "",
+        *,
+        errors: object = None,
+        route: str = "",
+    ) -> None:
+        where = f"{route}: " if route else ""
+        super().__init__(f"{where}HTTP {status} (code {code}): {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.errors = errors
+        self.route = route
+
+
+class Unauthorized(HTTPError):
+    """401: the token is invalid (or was reset). Never retried."""
+
+
+class Forbidden(HTTPError):
+    """403: missing access or permissions; also the answer of a Cloudflare ban."""
+
+
+class NotFound(HTTPError):
+    """404: the channel, message, guild, member, interaction or webhook does not exist."""
+
+
+class InteractionTimedOut(NotFound):
+    """The first answer to an interaction came too late (Discord: 404, code 10062).
+
+    Attributes:
+        elapsed: seconds between receiving the interaction and the answer, when known.
+        sent: False when tether detected the lateness itself and sent nothing.
+    """
+
+    def __init__(
+        self,
+        status: int = 404,
+        code: int = 10062,
+        message: str = "Unknown interaction",
+        *,
+        errors: object = None,
+        route: str = "",
+        elapsed: float | None = None,
+        sent: bool = True,
+    ) -> None:
+        if elapsed is not None:
+            message = (
+                f"{message}: answered {elapsed:.2f} s after the interaction arrived; the first "
+                "response must come within 3 s (call defer() first when the work takes longer)"
+            )
+        super().__init__(status, code, message, errors=errors, route=route)
+        self.elapsed = elapsed
+        self.sent = sent
+
+
+class InteractionAlreadyResponded(HTTPError):
+    """A second initial response to one interaction (Discord: 400, code 40060)."""
+
+
+class RateLimited(HTTPError):
+    """A 429 that tether did not wait out (too long, or too many in a row).
+
+    Attributes:
+        retry_after: seconds Discord asked to wait.
+        scope: ``"user"``, ``"global"`` or ``"shared"`` (``X-RateLimit-Scope``).
+        is_global: whether it was the global limit.
+    """
+
+    def __init__(
+        self,
+        retry_after: float,
+        *,
+        scope: str = "user",
+        is_global: bool = False,
+        route: str = "",
+        message: str = "You are being rate limited.",
+    ) -> None:
+        text = f"{message} (retry after {retry_after:.3f} s, scope {scope})"
+        super().__init__(429, 0, text, route=route)
+        self.retry_after = retry_after
+        self.scope = scope
+        self.is_global = is_global
+
+
+class ServerError(HTTPError):
+    """5xx: Discord failed (idempotent requests were retried first)."""
+
+
+class InvalidRequestLimit(TetherError):
+    """tether stopped sending: too many 401/403/429 answers in the window.
+
+    Discord bans an IP for a while after 10,000 invalid requests in 10 minutes (spec 11.4);
+    this guard trips well before that. Nothing is sent until the count falls below the limit.
+
+    Attributes:
+        count: invalid answers in the window.
+        limit: the guard's limit.
+        window: the window in seconds.
+        retry_after: seconds until sending resumes.
+    """
+
+    def __init__(self, count: int, limit: int, window: float, retry_after: float) -> None:
+        super().__init__(
+            f"stopped sending REST requests: {count} invalid answers (401/403/429) in the last "
+            f"{window:g} s reached the guard's limit of {limit} (Discord bans an IP at 10,000 per "
+            f"10 minutes); sending resumes in {retry_after:.1f} s. Fix what makes the requests "
+            "fail (token, permissions, ignored rate limits)."
+        )
+        self.count = count
+        self.limit = limit
+        self.window = window
+        self.retry_after = retry_after
 
 
 _FATAL: dict[int, type[FatalCloseError]] = {
