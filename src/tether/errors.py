@@ -17,7 +17,8 @@
     │   │   ├── InvalidApiVersion       4012
     │   │   ├── InvalidIntents          4013
     │   │   └── DisallowedIntents       4014
-    │   └── ConnectTimeout          no HELLO/READY/RESUMED within the connect timeout
+    │   ├── ConnectTimeout          no HELLO/READY/RESUMED within the connect timeout
+    │   └── SessionBudgetExhausted  IDENTIFY refused: the daily session starts are too low
     ├── HTTPError                   a REST call failed (status, code, message, errors)
     │   ├── Unauthorized            401: the token was refused (never retried)
     │   ├── Forbidden               403: missing access or permissions (or a Cloudflare ban)
@@ -56,6 +57,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "ServerError",
+    "SessionBudgetExhausted",
     "ShardingRequired",
     "TetherError",
     "Unauthorized",
@@ -163,6 +165,43 @@ class DisallowedIntents(FatalCloseError):
 
 class ConnectTimeout(GatewayError):
     """A connection attempt did not reach READY or RESUMED in time (recoverable; reported)."""
+
+
+class SessionBudgetExhausted(GatewayError):
+    """tether refused to IDENTIFY: the daily session-start budget is at or below the floor.
+
+    Discord resets the token of a bot that uses up its session starts; tether stops first.
+
+    Attributes:
+        remaining: session starts left (as counted locally from ``/gateway/bot``).
+        floor: the configured floor.
+        shard_id: the shard that wanted to IDENTIFY (None when refused at start).
+        needed: starts a start() needed, when it was refused for that.
+        reset_in: seconds until the budget refills, if known.
+    """
+
+    def __init__(
+        self,
+        *,
+        remaining: int,
+        floor: int,
+        shard_id: int | None,
+        needed: int | None = None,
+        reset_in: float | None = None,
+    ) -> None:
+        what = f"shard {shard_id}" if shard_id is not None else "start()"
+        text = f"{what}: session-start budget too low ({remaining} left, floor {floor}"
+        if needed is not None:
+            text += f", {needed} needed"
+        text += ")"
+        if reset_in is not None:
+            text += f"; it refills in {reset_in:.0f} s"
+        super().__init__(text + "; not identifying, to keep the token from being reset")
+        self.remaining = remaining
+        self.floor = floor
+        self.shard_id = shard_id
+        self.needed = needed
+        self.reset_in = reset_in
 
 
 class HTTPError(TetherError):

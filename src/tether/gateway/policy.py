@@ -65,6 +65,8 @@ class Verdict:
     #: Seconds to wait before reconnecting that the protocol itself demands (op 9 false),
     #: on top of (not instead of) the reconnect backoff.
     wait: float = 0.0
+    #: For FATAL verdicts that are not close codes: the error to stop with.
+    error: BaseException | None = None
 
 
 def decide(initiator: Initiator, code: int | None) -> Action:

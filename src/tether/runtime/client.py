@@ -19,25 +19,23 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import aiohttp
-
-from tether.errors import ConfigError, GatewayError, InvalidState
-from tether.gateway.backoff import Backoff
+from tether.errors import ConfigError, InvalidState
 from tether.gateway.events import Event
-from tether.gateway.protocol import ProtocolConfig
 from tether.gateway.session import Session, SessionSnapshot
 from tether.gateway.state import ShardState
 from tether.runtime.dispatcher import Dispatcher, DispatcherStats, EventKey, Handler
-from tether.runtime.identify import IdentifyGate
+from tether.runtime.identify import IdentifyQueue, SessionBudget
 from tether.runtime.iothread import IOThread
+from tether.runtime.manager import Manager
 from tether.runtime.shard import Shard, ShardStatus
-from tether.runtime.transport import check_url, get_gateway_bot
+from tether.runtime.store import SessionStore
+from tether.runtime.transport import check_url
 from tether.runtime.watchdog import Watchdog
 from tether.token import Token
-from tether.wire.compression import DEFAULT_MAX_PAYLOAD
+from tether.wire.compression import COMPRESSIONS, DEFAULT_MAX_PAYLOAD, zstd_available
 from tether.wire.intents import ALL_DEFINED, Intents
 
 __all__ = ["DEFAULT_API_URL", "Client"]
@@ -71,7 +69,8 @@ class Client:
         api_url: REST base, e.g. the emulator's ``http://127.0.0.1:PORT/api/v10``.
         gateway_url: skip ``GET /gateway/bot`` and connect here (tests, proxies).
         shards: number of shards to run in this process (None: one unsharded session).
-        compress: ``"zlib-stream"`` (default) or None.
+        compress: ``"zlib-stream"`` (default), ``"zstd-stream"`` (needs the ``zstandard``
+            package: ``pip install 'tether[zstd]'``) or None.
         guild_ready_timeout: idle gap in the guild stream after which Ready fires anyway.
         hello_timeout: seconds to wait for HELLO before trying another socket.
         ack_timeout: heartbeat ACK deadline (None: min(heartbeat interval, 5 s)).
@@ -108,7 +107,8 @@ class Client:
         intents: int = Intents.default(),
         api_url: str | None = None,
         gateway_url: str | None = None,
-        shards: int | None = None,
+        shards: int | str | None = None,
+        shard_ids: Sequence[int] | None = None,
         compress: str | None = "zlib-stream",
         large_threshold: int = 250,
         presence: dict[str, Any] | None = None,
@@ -130,33 +130,35 @@ class Client:
         blocked_threshold: float = 2.0,
         max_queued_events: int = 10_000,
         max_running_handlers: int = 1_000,
+        identify_queue: IdentifyQueue | None = None,
+        session_store: SessionStore | None = None,
+        store_interval: float = 1.0,
+        budget_floor: int = 0,
+        allow_low_budget: bool = False,
     ) -> None:
-        if not isinstance(token, str) or not token.strip():
-            raise ConfigError("token must be a non-empty string")
-        if int(intents) & ~ALL_DEFINED or int(intents) < 0:
-            raise ConfigError(f"intents {int(intents)} has undefined bits")
-        if shards is not None and (not isinstance(shards, int) or shards < 1):
-            raise ConfigError("shards must be a positive integer or None")
-        low, high = invalid_session_wait
-        if not 0 <= low <= high:
-            raise ConfigError("invalid_session_wait must be (low, high) with 0 <= low <= high")
-        if compress not in (None, "zlib-stream"):
-            raise ConfigError(f"unsupported compression {compress!r}")
-        if not 50 <= large_threshold <= 250:
-            raise ConfigError("large_threshold must be within 50..250")
-        for name, value in (
-            ("guild_ready_timeout", guild_ready_timeout),
-            ("hello_timeout", hello_timeout),
-            ("connect_timeout", connect_timeout),
-            ("close_timeout", close_timeout),
-        ):
-            if value < 0:
-                raise ConfigError(f"{name} must not be negative")
+        shard_ids = _validate(
+            token=token,
+            intents=intents,
+            shards=shards,
+            shard_ids=shard_ids,
+            invalid_session_wait=invalid_session_wait,
+            compress=compress,
+            large_threshold=large_threshold,
+            timeouts={
+                "guild_ready_timeout": guild_ready_timeout,
+                "hello_timeout": hello_timeout,
+                "connect_timeout": connect_timeout,
+                "close_timeout": close_timeout,
+            },
+            budget_floor=budget_floor,
+            store_interval=store_interval,
+        )
         self._token = Token(token)
         self.api_url = check_url(api_url or DEFAULT_API_URL, kind="http").rstrip("/")
         self.gateway_url = check_url(gateway_url, kind="ws") if gateway_url else None
         self.intents = Intents(int(intents))
-        self._shard_count = shards
+        self._plan: int | str | None = shards
+        self._shard_ids = shard_ids
         self._base = dict(
             compress=compress,
             large_threshold=large_threshold,
@@ -172,20 +174,22 @@ class Client:
         self._backoff_args = dict(base=reconnect_base, cap=reconnect_cap, stable_after=stable_after)
         self._handler_grace = handler_grace
         self._identify_window = identify_window
-        self._identify_gate: IdentifyGate = _LazyGate(self)
+        self._identify_queue = identify_queue
+        self._store = session_store
+        self._store_interval = store_interval
+        self._budget = SessionBudget(floor=budget_floor)
+        self._allow_low_budget = allow_low_budget
+        self._manager: Manager | None = None
+        self._manager_task: asyncio.Task[None] | None = None
         self._rng = rng or random.Random()
         self._dispatcher = Dispatcher(
             max_queued=max_queued_events, max_running=max_running_handlers
         )
-        self._shards: dict[int, Shard] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._http: aiohttp.ClientSession | None = None
         self._io_thread_enabled = io_thread
         self._io: IOThread | None = None
         self._user_loop: asyncio.AbstractEventLoop | None = None
         self._watchdog: Watchdog | None = None
         self._blocked_threshold = blocked_threshold
-        self._gateway_bot: dict[str, Any] | None = None
         self._connected = asyncio.Event()
         self._ready = asyncio.Event()
         self._finished = asyncio.Event()
@@ -197,6 +201,10 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<tether.Client state={self.state.value} shards={len(self._shards) or 1}>"
+
+    @property
+    def _shards(self) -> dict[int, Shard]:
+        return self._manager.shards if self._manager is not None else {}
 
     # ------------------------------------------------------------------ handlers
     def on(self, key: EventKey) -> Callable[[H], H]:
@@ -241,8 +249,25 @@ class Client:
     def state(self) -> ShardState:
         """The overall state: the least advanced shard's (``stopped`` before start)."""
         if not self._shards:
-            return ShardState.FATALLY_CLOSED if self.error else ShardState.STOPPED
+            if self.error is not None:
+                return ShardState.FATALLY_CLOSED
+            return ShardState.CONNECTING if self._manager is not None else ShardState.STOPPED
         return min((s.state for s in self._shards.values()), key=_ORDER.index)
+
+    def shard_for(self, guild_id: int | str) -> int:
+        """The shard id that receives ``guild_id``'s events (``(id >> 22) % shard_count``).
+
+        Raises:
+            InvalidState: the shard count is not known yet (``shards="auto"`` before start).
+        """
+        count = self._manager.shard_count if self._manager is not None else None
+        if count is None:
+            count = self._plan if isinstance(self._plan, int) else None
+        if count is None:
+            if self._plan is None:
+                return 0
+            raise InvalidState("the shard count is not known yet")
+        return (int(guild_id) >> 22) % count
 
     @property
     def shards(self) -> dict[int, ShardStatus]:
@@ -318,13 +343,34 @@ class Client:
         Raises:
             InvalidState: the client is already running.
         """
-        if not self._finished.is_set() or self._shards:
+        if not self._finished.is_set() or self._manager is not None:
             raise InvalidState("the client is already running (or needs stop() after an error)")
         self.error = None
         self._finished.clear()
         self._user_loop = asyncio.get_running_loop()
         self._dispatcher.start()
-        self._make_shards()
+        self._manager = Manager(
+            token=self._token,
+            intents=int(self.intents),
+            api_url=self.api_url,
+            gateway_url=self.gateway_url,
+            plan=self._plan,
+            shard_ids=self._shard_ids,
+            protocol=self._base,
+            dispatcher=self._dispatcher,
+            sessions=self.sessions,
+            on_state=lambda: self._to_user(self._update_milestones),
+            rng=self._rng,
+            backoff=self._backoff_args,
+            connect_timeout=self._connect_timeout,
+            close_timeout=self._close_timeout,
+            identify_queue=self._identify_queue,
+            identify_window=self._identify_window,
+            budget=self._budget,
+            allow_low_budget=self._allow_low_budget,
+            store=self._store,
+            store_interval=self._store_interval,
+        )
         self._watchdog = Watchdog(
             self._user_loop,
             threshold=self._blocked_threshold,
@@ -335,85 +381,56 @@ class Client:
             self._watchdog.start()
         if self._io_thread_enabled:
             self._io = IOThread()
-            self._io.start().call_soon_threadsafe(self._launch)
+            self._io.start()
+            self._io.submit(self._spawn(self._manager))
         else:
-            self._launch()
+            await self._spawn(self._manager)
 
-    def _make_shards(self) -> None:
-        count = self._shard_count
-        for sid in range(count) if count else [0]:
-            config = ProtocolConfig(
-                token=self._token,
-                intents=int(self.intents),
-                shard=(sid, count) if count else None,
-                **self._base,  # type: ignore[arg-type]
-            )
-            shard = Shard(
-                config,
-                base_url=self._base_url,
-                http=None,
-                emit=self._dispatcher.put,
-                rng=self._rng,
-                backoff=Backoff(**self._backoff_args),
-                session=self.sessions.setdefault(sid, Session()),
-                connect_timeout=self._connect_timeout,
-                close_timeout=self._close_timeout,
-                identify_gate=self._identify_gate,
-                flow=self._dispatcher,
-            )
-            shard.on_state = self._on_shard_state
-            shard.begin()
-            self._shards[sid] = shard
+    async def _spawn(self, manager: Manager) -> None:
+        """Create the manager's task on the current (I/O) loop, without waiting for it."""
+        self._manager_task = asyncio.create_task(self._run_manager(manager), name="tether manager")
 
-    def _launch(self) -> None:
-        """Create the HTTP session and one supervisor task per shard (on the I/O loop)."""
-        self._http = aiohttp.ClientSession()
-        for shard in self._shards.values():
-            shard.http = self._http
-        self._tasks = [
-            asyncio.create_task(self._supervise(shard), name=f"tether shard {sid}")
-            for sid, shard in self._shards.items()
-        ]
+    async def _run_manager(self, manager: Manager) -> None:
+        """Runs on the I/O loop until every shard ended; reports a fatal error to the user."""
+        await manager.run()
+        if manager.error is not None:
+            self.error = manager.error
+        self._to_user(self._finished.set)
 
     async def stop(self, *, resumable: bool = False, timeout: float = 10.0) -> None:
         """Close every socket gracefully and return once they are closed.
 
         Args:
-            resumable: close with 4000 so that the sessions stay resumable (see ``sessions``);
-                otherwise with 1000, which ends them on Discord's side.
+            resumable: close with 4000 so that the sessions stay resumable (see
+                ``session_snapshots()`` and ``session_store``); otherwise with 1000, which
+                ends them on Discord's side.
             timeout: seconds to wait for the shards before cancelling them.
         """
-        if self._finished.is_set() and not self._shards:
+        manager = self._manager
+        if manager is None:
             return
+        stopping = self._stop_manager(manager, resumable=resumable, timeout=timeout)
         if self._io is not None:
-            await asyncio.wrap_future(self._io.submit(self._stop_shards(resumable, timeout)))
+            await asyncio.wrap_future(self._io.submit(stopping))
             await self._io.stop()
             self._io = None
         else:
-            await self._stop_shards(resumable, timeout)
+            await stopping
         await self._shutdown()
 
-    async def _stop_shards(self, resumable: bool, timeout: float) -> None:
-        """Runs on the I/O loop: close every socket, end every shard task."""
-        for shard in self._shards.values():
-            shard.request_stop(resumable=resumable)
-        if self._tasks:
-            _done, pending = await asyncio.wait(self._tasks, timeout=timeout)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-        self._tasks = []
+    async def _stop_manager(self, manager: Manager, *, resumable: bool, timeout: float) -> None:
+        """Runs on the I/O loop (the manager's task was created there before this runs)."""
+        runner = self._manager_task
+        assert runner is not None, "the manager task is created before any stop() runs"
+        await manager.stop(resumable=resumable, timeout=timeout, runner=runner)
 
     async def _shutdown(self) -> None:
         if self._watchdog is not None:
             await asyncio.to_thread(self._watchdog.stop)
             self._watchdog = None
         await self._dispatcher.close(grace=self._handler_grace)
-        self._shards = {}
+        self._manager = None
+        self._manager_task = None
         self._connected.clear()
         self._ready.clear()
         self._finished.set()
@@ -447,42 +464,12 @@ class Client:
         return {sid: snap for sid, snap in snaps.items() if snap is not None}
 
     # ------------------------------------------------------------------ internals
-    async def _supervise(self, shard: Shard) -> None:
-        try:
-            await shard.run()
-        except GatewayError as exc:
-            self.error = exc
-            for other in self._shards.values():
-                if other is not shard:
-                    other.request_stop(resumable=True)
-            self._to_user(self._finished.set)
-        except Exception as exc:  # pragma: no cover - a bug; reported, never silent
-            log.exception("shard %d: manager crashed", shard.shard_id)
-            self.error = exc
-            self._to_user(self._finished.set)
-
     def _to_user(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the user's loop (from the I/O thread or the same loop)."""
         loop = self._user_loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the user's loop is already closed
                 loop.call_soon_threadsafe(callback)
-
-    async def _base_url(self) -> str:
-        if self.gateway_url is not None:
-            return self.gateway_url
-        if self._gateway_bot is None:
-            assert self._http is not None
-            self._gateway_bot = await get_gateway_bot(self._http, self.api_url, self._token)
-        return check_url(str(self._gateway_bot["url"]), kind="ws")
-
-    def _max_concurrency(self) -> int:
-        limits = (self._gateway_bot or {}).get("session_start_limit") or {}
-        value = limits.get("max_concurrency", 1) if isinstance(limits, dict) else 1
-        return value if isinstance(value, int) and value > 0 else 1
-
-    def _on_shard_state(self, _shard: Shard) -> None:
-        self._to_user(self._update_milestones)
 
     def _update_milestones(self) -> None:
         states = [s.state for s in self._shards.values()]
@@ -497,16 +484,48 @@ class Client:
             self._ready.clear()
 
 
-class _LazyGate(IdentifyGate):
-    """The client's identify gate; learns ``max_concurrency`` from ``/gateway/bot`` when known."""
+def _validate(
+    *,
+    token: str,
+    intents: int,
+    shards: int | str | None,
+    shard_ids: Sequence[int] | None,
+    invalid_session_wait: tuple[float, float],
+    compress: str | None,
+    large_threshold: int,
+    timeouts: dict[str, float],
+    budget_floor: int,
+    store_interval: float,
+) -> list[int] | None:
+    """Check the Client's arguments before any I/O; returns ``shard_ids`` as a list.
 
-    def __init__(self, client: Client) -> None:
-        super().__init__(window=client._identify_window)
-        self._client = client
-
-    async def acquire(self, shard_id: int) -> None:
-        """See :meth:`IdentifyGate.acquire`."""
-        if self._client.gateway_url is None:
-            await self._client._base_url()  # fetches /gateway/bot once
-        self.max_concurrency = self._client._max_concurrency()
-        await super().acquire(shard_id)
+    Raises:
+        ConfigError: the first invalid argument found.
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise ConfigError("token must be a non-empty string")
+    if int(intents) & ~ALL_DEFINED or int(intents) < 0:
+        raise ConfigError(f"intents {int(intents)} has undefined bits")
+    if shards is not None and shards != "auto" and (not isinstance(shards, int) or shards < 1):
+        raise ConfigError('shards must be a positive integer, "auto" or None')
+    if shard_ids is not None:
+        shard_ids = list(shard_ids)
+        if shards is None or not shard_ids or len(set(shard_ids)) != len(shard_ids):
+            raise ConfigError("shard_ids needs shards (a count or 'auto') and distinct ids")
+        if isinstance(shards, int) and any(not 0 <= i < shards for i in shard_ids):
+            raise ConfigError(f"shard_ids must be within 0..{shards - 1}")
+    if budget_floor < 0 or store_interval <= 0:
+        raise ConfigError("budget_floor must be >= 0 and store_interval > 0")
+    low, high = invalid_session_wait
+    if not 0 <= low <= high:
+        raise ConfigError("invalid_session_wait must be (low, high) with 0 <= low <= high")
+    if compress not in (None, *COMPRESSIONS):
+        raise ConfigError(f"unsupported compression {compress!r}")
+    if compress == "zstd-stream" and not zstd_available():
+        raise ConfigError("compress='zstd-stream' needs zstandard: pip install 'tether[zstd]'")
+    if not 50 <= large_threshold <= 250:
+        raise ConfigError("large_threshold must be within 50..250")
+    for name, value in timeouts.items():
+        if value < 0:
+            raise ConfigError(f"{name} must not be negative")
+    return shard_ids

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tether.gateway.events import Dispatch, Event
+from tether.gateway.events import Connected, Dispatch, Event
 
 __all__ = ["Dispatcher", "DispatcherStats", "EventKey", "Handler", "HandlerStats", "event_name"]
 
@@ -107,6 +107,9 @@ class Dispatcher:
         self._waiters: list[tuple[EventKey, Callable[[Any], bool] | None, asyncio.Future[Any]]] = []
         self._idle: asyncio.Event | None = None
         self.stats = DispatcherStats()
+        #: Per shard: the session and the last seq whose event was handed to handlers.
+        self.delivered_session: dict[int, str] = {}
+        self.delivered_seq: dict[int, int] = {}
 
     # ------------------------------------------------------------------ registration
     def add(self, key: EventKey, handler: Handler) -> None:
@@ -213,6 +216,14 @@ class Dispatcher:
 
     def _deliver(self, event: Event) -> None:
         self.stats.delivered += 1
+        if isinstance(event, Dispatch):
+            if event.seq is not None:
+                self.delivered_seq[event.shard_id] = event.seq
+        elif isinstance(event, Connected) and (
+            not event.resumed or self.delivered_session.get(event.shard_id) != event.session_id
+        ):
+            self.delivered_session[event.shard_id] = event.session_id
+            self.delivered_seq.pop(event.shard_id, None)
         for consumer in self.consumers:
             try:
                 consumer(event)

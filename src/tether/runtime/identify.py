@@ -1,21 +1,36 @@
-"""Identify pacing: at most one IDENTIFY per bucket per window (spec 6.2).
+"""Identify pacing (spec 6.2) and the daily session-start budget (spec 6.3).
 
-Shards are grouped by ``shard_id % max_concurrency``; each bucket may start one session per
-``window`` seconds (5 s on Discord). RESUME never waits here. This is the local, in-process
-gate; a distributed queue (issue: sharding) will implement the same ``acquire``.
+:class:`IdentifyQueue` is the seam: anything with ``async acquire(shard_id)`` that returns
+when that shard may IDENTIFY. :class:`LocalIdentifyQueue` paces one process: shards are
+grouped by ``shard_id % max_concurrency`` and each bucket starts one session per ``window``
+seconds (5 on Discord). RESUME never goes through the queue. A distributed queue (several
+processes or machines sharing one bot) implements the same method.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Protocol
 
+from tether.errors import SessionBudgetExhausted
 from tether.runtime.clock import loop_time
 
-__all__ = ["IdentifyGate"]
+__all__ = ["IdentifyQueue", "LocalIdentifyQueue", "SessionBudget"]
+
+log = logging.getLogger("tether.runtime")
 
 
-class IdentifyGate:
-    """Waits so that IDENTIFYs of one bucket are at least ``window`` seconds apart."""
+class IdentifyQueue(Protocol):
+    """Decides when a shard may send IDENTIFY."""
+
+    async def acquire(self, shard_id: int) -> None:
+        """Return when ``shard_id`` may IDENTIFY now (its bucket's slot is then taken)."""
+        ...
+
+
+class LocalIdentifyQueue:
+    """Per-process identify pacing: one IDENTIFY per bucket per ``window`` seconds."""
 
     def __init__(self, *, max_concurrency: int = 1, window: float = 5.0) -> None:
         self.max_concurrency = max(1, max_concurrency)
@@ -25,7 +40,7 @@ class IdentifyGate:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def acquire(self, shard_id: int) -> None:
-        """Return when ``shard_id`` may IDENTIFY now; reserves the bucket's slot."""
+        """See :meth:`IdentifyQueue.acquire`."""
         bucket = shard_id % self.max_concurrency
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a restarted client runs on a new I/O loop
@@ -36,3 +51,89 @@ class IdentifyGate:
             if delay > 0:
                 await asyncio.sleep(delay)
             self._next[bucket] = loop_time() + self.window
+
+
+#: Warn when the remaining session starts fall to these fractions of the total.
+_WARN_FRACTIONS = (0.5, 0.25, 0.1, 0.05, 0.01)
+
+
+class SessionBudget:
+    """The daily session-start budget, counted locally between ``/gateway/bot`` readings.
+
+    Every IDENTIFY calls :meth:`take` first. Below ``floor`` remaining starts the budget
+    refuses (``SessionBudgetExhausted``) instead of letting the bot burn its last starts and
+    have its token reset. Warnings are logged as the budget crosses 50, 25, 10, 5 and 1 %.
+
+    Args:
+        floor: IDENTIFY is refused once ``remaining <= floor``.
+    """
+
+    def __init__(self, *, floor: int = 0) -> None:
+        self.floor = floor
+        self.total: int | None = None
+        self.remaining: int | None = None
+        self.reset_at: float | None = None
+        self.used = 0
+        self._warned: set[float] = set()
+
+    def update(self, limits: dict[str, object], now: float) -> None:
+        """Adopt the ``session_start_limit`` object of ``/gateway/bot``."""
+        total, remaining = limits.get("total"), limits.get("remaining")
+        reset_after = limits.get("reset_after")
+        if isinstance(total, int) and isinstance(remaining, int):
+            self.total, self.remaining = total, remaining
+        if isinstance(reset_after, (int, float)):
+            self.reset_at = now + reset_after / 1000.0
+
+    def take(self, shard_id: int, now: float) -> None:
+        """Count one IDENTIFY, or refuse it.
+
+        Raises:
+            SessionBudgetExhausted: the remaining starts are at or below the floor.
+        """
+        if self.remaining is None:
+            return
+        if self.reset_at is not None and now >= self.reset_at and self.total is not None:
+            self.remaining, self.reset_at = self.total, None  # a new window began
+        if self.remaining <= self.floor:
+            raise SessionBudgetExhausted(
+                remaining=self.remaining,
+                floor=self.floor,
+                shard_id=shard_id,
+                reset_in=None if self.reset_at is None else max(0.0, self.reset_at - now),
+            )
+        self.remaining -= 1
+        self.used += 1
+        self._warn()
+
+    def check_start(self, identifies: int, *, override: bool) -> None:
+        """Refuse to start ``identifies`` sessions when fewer starts remain (unless overridden).
+
+        Raises:
+            SessionBudgetExhausted: ``remaining - floor`` is smaller than ``identifies``.
+        """
+        if self.remaining is None or override:
+            return
+        if self.remaining - self.floor < identifies:
+            raise SessionBudgetExhausted(
+                remaining=self.remaining,
+                floor=self.floor,
+                shard_id=None,
+                needed=identifies,
+                reset_in=None,
+            )
+
+    def _warn(self) -> None:
+        if not self.total or self.remaining is None:
+            return
+        for fraction in _WARN_FRACTIONS:
+            if self.remaining <= self.total * fraction and fraction not in self._warned:
+                self._warned.add(fraction)
+                log.warning(
+                    "session-start budget low: %d of %d left (%.0f%%); at %d tether stops "
+                    "identifying",
+                    self.remaining,
+                    self.total,
+                    fraction * 100,
+                    self.floor,
+                )

@@ -16,7 +16,13 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from tether.errors import FatalCloseError, InvalidState, TetherError, fatal_error_for
+from tether.errors import (
+    FatalCloseError,
+    InvalidState,
+    SessionBudgetExhausted,
+    TetherError,
+    fatal_error_for,
+)
 from tether.gateway.backoff import Backoff, Rng
 from tether.gateway.events import (
     Connected,
@@ -40,7 +46,7 @@ from tether.gateway.protocol import (
 from tether.gateway.session import Session
 from tether.gateway.state import ShardState, ShardStateMachine, Trigger
 from tether.runtime.clock import loop_time
-from tether.runtime.identify import IdentifyGate
+from tether.runtime.identify import IdentifyQueue, LocalIdentifyQueue
 from tether.runtime.transport import USER_AGENT, gateway_connect_url
 
 __all__ = ["FlowControl", "Shard", "ShardStatus"]
@@ -113,7 +119,7 @@ class Shard:
         session: Session | None = None,
         connect_timeout: float = 30.0,
         close_timeout: float = 1.0,
-        identify_gate: IdentifyGate | None = None,
+        identify_gate: IdentifyQueue | None = None,
         flow: FlowControl | None = None,
     ) -> None:
         self.config = config
@@ -128,7 +134,7 @@ class Shard:
         self._backoff = backoff
         self._connect_timeout = connect_timeout
         self._close_timeout = close_timeout
-        self._identify_gate = identify_gate or IdentifyGate()
+        self._identify_gate: IdentifyQueue = identify_gate or LocalIdentifyQueue()
         self._flow = flow
         self._planned: float | None = None  # the deadline the timer task sleeps until
         self._proto: ShardProtocol | None = None
@@ -204,7 +210,7 @@ class Shard:
                     break
                 if verdict.action is Action.FATAL:
                     code = verdict.code or 0
-                    self.error = fatal_error_for(
+                    self.error = verdict.error or fatal_error_for(
                         code, shard_id=self.shard_id, reason=verdict.reason
                     )
                     self._transition(Trigger.FATAL)
@@ -251,7 +257,16 @@ class Shard:
         except (TetherError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._failed(f"could not get the gateway URL: {exc!r}")
         if not session.resumable:
-            await self._unless_stopped(self._identify_gate.acquire(self.shard_id))
+            try:
+                await self._unless_stopped(self._identify_gate.acquire(self.shard_id))
+            except SessionBudgetExhausted as exc:
+                return Verdict(
+                    action=Action.FATAL,
+                    code=None,
+                    initiator=Initiator.CLIENT,
+                    reason=str(exc),
+                    error=exc,
+                )
             if self._stop.is_set():
                 return Verdict(
                     action=Action.STOP, code=None, initiator=Initiator.CLIENT, reason="stop()"
