@@ -1,4 +1,5 @@
-"""A raw gateway test client: aiohttp's ws client plus the zlib-stream suffix rule.
+"""A raw gateway test client: aiohttp's ws client plus the zlib-stream suffix rule (and
+zstd-stream: one ``zstandard`` decompressobj per socket, one payload per message).
 
 Written here on purpose instead of using tether's gateway client, so that the emulator is
 tested against an independent reading of the spec.
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import zstandard
 
 from tether.emulator import DEFAULT_TOKEN
 
@@ -43,6 +45,9 @@ class RawGateway:
         self.ws = ws
         self.compress = compress
         self.inflater = zlib.decompressobj() if compress == "zlib-stream" else None
+        self.zstd = (
+            zstandard.ZstdDecompressor().decompressobj() if compress == "zstd-stream" else None
+        )
         self._buffer = bytearray()
         self.messages: list[tuple[str, int]] = []
         self.payloads: list[dict[str, Any]] = []
@@ -61,6 +66,9 @@ class RawGateway:
                 break
             if msg.type is aiohttp.WSMsgType.BINARY:
                 self.messages.append(("binary", len(msg.data)))
+                if self.zstd is not None:
+                    payload = json.loads(self.zstd.decompress(msg.data))
+                    break
                 if self.inflater is None:
                     payload = json.loads(zlib.decompress(msg.data))
                     break

@@ -40,7 +40,7 @@ from tether.gateway.session import Session
 from tether.token import Token
 from tether.wire.close_codes import ABNORMAL_CLOSURE, RESUMABLE_CLIENT_CLOSE
 from tether.wire.codec import Frame, decode_frame, encode_payload
-from tether.wire.compression import DEFAULT_MAX_PAYLOAD, ZlibStreamInflater
+from tether.wire.compression import DEFAULT_MAX_PAYLOAD, make_inflater
 from tether.wire.opcodes import Op
 
 __all__ = [
@@ -70,7 +70,7 @@ class ProtocolConfig:
         token: the bot token (redacted in every repr).
         intents: the intents bitfield for IDENTIFY.
         shard: ``(shard_id, shard_count)`` or None for an unsharded session.
-        compress: ``"zlib-stream"`` or None.
+        compress: ``"zlib-stream"``, ``"zstd-stream"`` (needs ``zstandard``) or None.
         ack_timeout: seconds to wait for a heartbeat ACK before calling the connection a
             zombie; None means ``min(heartbeat_interval, 5 s)``.
         hello_timeout: seconds to wait for HELLO after the socket opened.
@@ -161,9 +161,7 @@ class ShardProtocol:
         self._opened_at = now
         self._out: list[bytes | CloseFrame] = []
         self._events: list[Event] = []
-        self._inflater = (
-            ZlibStreamInflater(config.max_payload) if config.compress == "zlib-stream" else None
-        )
+        self._inflater = make_inflater(config.compress, config.max_payload)
         self._next_heartbeat: float | None = None
         self._ack_deadline: float | None = None
         self._heartbeat_sent_at: float | None = None
