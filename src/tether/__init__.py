@@ -17,6 +17,7 @@ from tether.errors import (
     InvalidIntents,
     InvalidShard,
     InvalidState,
+    SessionBudgetExhausted,
     ShardingRequired,
     TetherError,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "LatencyUpdated",
     "Ready",
     "Resumed",
+    "SessionBudgetExhausted",
     "SessionLost",
     "ShardState",
     "ShardStatus",

@@ -22,10 +22,22 @@ log = logging.getLogger("tether.runtime")
 
 
 class IdentifyQueue(Protocol):
-    """Decides when a shard may send IDENTIFY."""
+    """Decides when a shard may send IDENTIFY.
+
+    A shard calls :meth:`acquire`, opens its socket, and then exactly one of
+    :meth:`identified` (the IDENTIFY went out) or :meth:`release` (it did not).
+    """
 
     async def acquire(self, shard_id: int) -> None:
-        """Return when ``shard_id`` may IDENTIFY now (its bucket's slot is then taken)."""
+        """Return when ``shard_id`` may IDENTIFY; its bucket is held until released."""
+        ...
+
+    def identified(self, shard_id: int, now: float) -> None:
+        """The IDENTIFY was sent at ``now``: the bucket's next slot is ``window`` later."""
+        ...
+
+    def release(self, shard_id: int) -> None:
+        """No IDENTIFY was sent after all: free the bucket without using its slot."""
         ...
 
 
@@ -38,6 +50,7 @@ class LocalIdentifyQueue:
         self._next: dict[int, float] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._held: dict[int, int] = {}
 
     async def acquire(self, shard_id: int) -> None:
         """See :meth:`IdentifyQueue.acquire`."""
@@ -46,11 +59,28 @@ class LocalIdentifyQueue:
         if loop is not self._loop:  # a restarted client runs on a new I/O loop
             self._locks, self._loop = {}, loop
         lock = self._locks.setdefault(bucket, asyncio.Lock())
-        async with lock:
+        await lock.acquire()
+        try:
             delay = self._next.get(bucket, 0.0) - loop_time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            self._next[bucket] = loop_time() + self.window
+        except BaseException:
+            lock.release()
+            raise
+        self._held[shard_id] = bucket
+
+    def identified(self, shard_id: int, now: float) -> None:
+        """See :meth:`IdentifyQueue.identified`."""
+        bucket = self._held.pop(shard_id, None)
+        if bucket is not None:
+            self._next[bucket] = now + self.window
+            self._locks[bucket].release()
+
+    def release(self, shard_id: int) -> None:
+        """See :meth:`IdentifyQueue.release`."""
+        bucket = self._held.pop(shard_id, None)
+        if bucket is not None:
+            self._locks[bucket].release()
 
 
 #: Warn when the remaining session starts fall to these fractions of the total.
@@ -126,14 +156,16 @@ class SessionBudget:
     def _warn(self) -> None:
         if not self.total or self.remaining is None:
             return
-        for fraction in _WARN_FRACTIONS:
-            if self.remaining <= self.total * fraction and fraction not in self._warned:
-                self._warned.add(fraction)
-                log.warning(
-                    "session-start budget low: %d of %d left (%.0f%%); at %d tether stops "
-                    "identifying",
-                    self.remaining,
-                    self.total,
-                    fraction * 100,
-                    self.floor,
-                )
+        crossed = [f for f in _WARN_FRACTIONS if self.remaining <= self.total * f]
+        fresh = [f for f in crossed if f not in self._warned]
+        if not fresh:
+            return
+        self._warned.update(crossed)
+        log.warning(
+            "session-start budget low: %d of %d left (under %.0f%%); at %d tether stops "
+            "identifying",
+            self.remaining,
+            self.total,
+            min(fresh) * 100,
+            self.floor,
+        )

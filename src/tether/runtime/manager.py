@@ -271,7 +271,11 @@ class Manager:
             needing = sum(1 for s in self.shards.values() if not s.session.resumable)
             self.budget.check_start(needing, override=self._allow_low_budget)
         await self._queue.acquire(shard_id)
-        self.budget.take(shard_id, loop_time())
+        try:
+            self.budget.take(shard_id, loop_time())
+        except BaseException:
+            self._queue.release(shard_id)
+            raise
 
     # ------------------------------------------------------------------ store
     async def _restore(self) -> None:
@@ -353,3 +357,11 @@ class _Gate:
     async def acquire(self, shard_id: int) -> None:
         """See :meth:`Manager.acquire_identify`."""
         await self._manager.acquire_identify(shard_id)
+
+    def identified(self, shard_id: int, now: float) -> None:
+        """See :meth:`IdentifyQueue.identified`."""
+        self._manager._queue.identified(shard_id, now)
+
+    def release(self, shard_id: int) -> None:
+        """See :meth:`IdentifyQueue.release`."""
+        self._manager._queue.release(shard_id)

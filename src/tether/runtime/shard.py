@@ -271,6 +271,13 @@ class Shard:
                 return Verdict(
                     action=Action.STOP, code=None, initiator=Initiator.CLIENT, reason="stop()"
                 )
+        try:
+            return await self._connect(url, use_resume_url=use_resume_url)
+        finally:
+            # No IDENTIFY went out (a failed connect, a RESUME, a stop): free the slot.
+            self._identify_gate.release(self.shard_id)
+
+    async def _connect(self, url: str, *, use_resume_url: bool) -> Verdict:
         connect_url = gateway_connect_url(url, compress=self.config.compress)
         try:
             async with asyncio.timeout(self._connect_timeout):
@@ -467,6 +474,8 @@ class Shard:
                     event.heartbeat_interval,
                     "RESUME" if event.resuming else "IDENTIFY",
                 )
+                if not event.resuming:
+                    self._identify_gate.identified(self.shard_id, loop_time())
                 self._transition(Trigger.HELLO_RESUME if event.resuming else Trigger.HELLO_IDENTIFY)
             elif isinstance(event, ConnectionEnded):
                 pass
