@@ -2,7 +2,8 @@
 
 REST under ``/api/v10``, the gateway over real WebSockets (``/`` and ``/resume``), and a
 control API under ``/_emulator/``, all on one aiohttp server port. See ``server.py`` for
-the entry point, ``faults.py`` for fault injection, ``log.py`` for inspection and
+the entry point, ``faults.py`` for fault injection, ``rest.py`` for REST (rate limits,
+REST faults, recorded calls, interactions), ``log.py`` for inspection and
 ``CONTROL_API.md`` for the HTTP control API.
 
 Imports from tether: only ``tether.wire``, ``tether.models`` and ``tether.errors``.
@@ -14,6 +15,9 @@ from tether.emulator.config import DEFAULT_BOT_ID, DEFAULT_TOKEN, EmulatorConfig
 from tether.emulator.faults import FAULT_NAMES, Faults
 from tether.emulator.hub import ConnectionScript
 from tether.emulator.log import EventLog, LogRecord
+from tether.emulator.ratelimit import BucketSpec, RestLimits
+from tether.emulator.rest import RestSide
+from tether.emulator.restfaults import REST_FAULT_NAMES, RestFaults
 from tether.emulator.server import Emulator
 from tether.emulator.sessions import BufferedDispatch, Session, SessionState
 from tether.emulator.world import World
@@ -22,6 +26,8 @@ __all__ = [
     "DEFAULT_BOT_ID",
     "DEFAULT_TOKEN",
     "FAULT_NAMES",
+    "REST_FAULT_NAMES",
+    "BucketSpec",
     "BufferedDispatch",
     "ConnectionScript",
     "Emulator",
@@ -29,6 +35,9 @@ __all__ = [
     "EventLog",
     "Faults",
     "LogRecord",
+    "RestFaults",
+    "RestLimits",
+    "RestSide",
     "Session",
     "SessionState",
     "World",

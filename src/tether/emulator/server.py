@@ -31,7 +31,9 @@ from tether.emulator.gateway import handle_gateway
 from tether.emulator.hub import Hub
 from tether.emulator.log import EventLog, LogRecord, RecordMatch
 from tether.emulator.payloads import unavailable_guild
-from tether.emulator.rest import API_PREFIX, add_rest_routes
+from tether.emulator.ratelimit import RestLimits
+from tether.emulator.rest import API_PREFIX, RestSide, add_rest_routes
+from tether.emulator.restcontrol import add_rest_control_routes
 from tether.emulator.sessions import Session
 from tether.emulator.world import Guild, User, World
 
@@ -53,12 +55,15 @@ class Emulator:
         port: the port (0: any free port; read it back from the URLs).
         members_per_guild: users per guild besides the bot.
 
+        rest_limits: REST rate limits (Discord-like defaults; small buckets make tests fast).
     Attributes:
         token: the accepted token.
         config: the live config.
         world: the seeded world (guilds, channels, roles, members, bot user, app id).
         faults: the fault injection API (:class:`~tether.emulator.faults.Faults`).
         hub: the shared state (sessions, connections, log) for advanced inspection.
+        rest: the REST side (:class:`~tether.emulator.rest.RestSide`): rate limits, REST
+            faults, recorded calls, messages and interactions.
     """
 
     def __init__(  # noqa: PLR0917 - the documented contract allows positional use
@@ -71,6 +76,7 @@ class Emulator:
         port: int = 0,
         *,
         members_per_guild: int = 8,
+        rest_limits: RestLimits | None = None,
     ) -> None:
         self.token = token
         self._config = config if config is not None else EmulatorConfig()
@@ -88,6 +94,7 @@ class Emulator:
             zstd_available=importlib.util.find_spec("zstandard") is not None,
         )
         self.faults = Faults(self.hub)
+        self.rest = RestSide(self.hub, rest_limits)
         self.host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -109,7 +116,8 @@ class Emulator:
             raise RuntimeError("emulator already started")
         app = web.Application()
         add_control_routes(app, self)
-        add_rest_routes(app, self.hub)
+        add_rest_routes(app, self.hub, self.rest)
+        add_rest_control_routes(app, self.rest)
 
         async def gateway(request: web.Request) -> web.StreamResponse:
             return await handle_gateway(self.hub, request)
@@ -299,7 +307,9 @@ class Emulator:
         Raises:
             KeyError: unknown channel or author.
         """
-        return self.hub.create_message(channel_id, content, author=author, **extra)
+        message = self.hub.create_message(channel_id, content, author=author, **extra)
+        self.rest.messages.remember(message)
+        return message
 
     async def join_guild(self, name: str | None = None) -> tuple[Guild, int]:
         """The bot joins a new guild: GUILD_CREATE for an id not in READY (spec 14 D29).

@@ -228,8 +228,11 @@ class _GlobalWindow:
         self.blocked_until = 0.0
 
     def _prune(self, now: float) -> None:
-        cutoff = now - self.period
-        self.slots = [s for s in self.slots if s.answered_at is None or s.answered_at > cutoff]
+        # Same arithmetic as room_at(), so a deadline it gives is always a moment of room.
+        period = self.period
+        self.slots = [
+            s for s in self.slots if s.answered_at is None or s.answered_at + period > now
+        ]
 
     def has_room(self, now: float) -> bool:
         self._prune(now)
@@ -262,7 +265,7 @@ class _Guard:
         self.times.append(now)
 
     def count(self, now: float) -> int:
-        while self.times and self.times[0] <= now - self.window:
+        while self.times and self.times[0] + self.window <= now:
             self.times.popleft()
         return len(self.times)
 
