@@ -32,6 +32,7 @@ __all__ = [
     "RestLimits",
     "ServerLimiter",
     "Window",
+    "ceil_ms",
 ]
 
 
@@ -156,7 +157,7 @@ class Window:
     used: int = 0
 
 
-def _ceil_ms(seconds: float) -> float:
+def ceil_ms(seconds: float) -> float:
     """Round up to whole milliseconds, so a client that waits this long is never early."""
     return math.ceil(max(0.0, seconds) * 1000 - 1e-6) / 1000
 
@@ -205,7 +206,7 @@ class ServerLimiter:
     @staticmethod
     def headers(spec: BucketSpec, window: Window, now: float, wall: float) -> dict[str, str]:
         """The ``X-RateLimit-*`` headers describing ``window`` (spec 11.2)."""
-        after = _ceil_ms(window.reset_at - now)
+        after = ceil_ms(window.reset_at - now)
         return {
             "X-RateLimit-Limit": str(spec.limit),
             "X-RateLimit-Remaining": str(max(0, spec.limit - window.used)),
@@ -222,7 +223,7 @@ class ServerLimiter:
         while self._global and self._global[0] <= now - period:
             self._global.popleft()
         if self.limits.enabled and len(self._global) >= self.limits.global_limit:
-            return _ceil_ms(self._global[0] + period - now)
+            return ceil_ms(self._global[0] + period - now)
         self._global.append(now)
         return None
 

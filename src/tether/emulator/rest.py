@@ -42,7 +42,7 @@ from tether.emulator.payloads import (
     member_payload,
     user_payload,
 )
-from tether.emulator.ratelimit import RestLimits, ServerLimiter
+from tether.emulator.ratelimit import RestLimits, ServerLimiter, ceil_ms
 from tether.emulator.replies import (
     BODY_KEY,
     INVALID,
@@ -231,7 +231,7 @@ class RestApi:
         self, route: str, major: str, scope: str, retry_after: float, now: float, wall: float
     ) -> web.Response:
         """A 429 of ``scope`` (spec 11.3): body, ``Retry-After`` and the scope headers."""
-        retry_after = round(max(0.0, retry_after) + 0.0005, 3)
+        retry_after = ceil_ms(retry_after)
         is_global = scope == "global"
         response = json_response(
             {"message": "You are being rate limited.", "retry_after": retry_after,

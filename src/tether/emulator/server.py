@@ -54,8 +54,8 @@ class Emulator:
         host: the address to bind (keep it loopback).
         port: the port (0: any free port; read it back from the URLs).
         members_per_guild: users per guild besides the bot.
-
         rest_limits: REST rate limits (Discord-like defaults; small buckets make tests fast).
+
     Attributes:
         token: the accepted token.
         config: the live config.

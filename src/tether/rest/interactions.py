@@ -112,7 +112,7 @@ class InteractionBook:
                 400, 40060, "Interaction has already been acknowledged (not sent again)",
                 route=route,
             )  # fmt: skip
-        if entry.received_at is not None and now - entry.received_at > self.window:
+        if entry.received_at is not None and now - entry.received_at >= self.window:
             raise InteractionTimedOut(
                 message="Unknown interaction (not sent)",
                 route=route,

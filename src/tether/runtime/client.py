@@ -23,9 +23,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tether.errors import ConfigError, InvalidState
-from tether.gateway.events import Event
+from tether.gateway.events import Dispatch, Event
 from tether.gateway.session import Session, SessionSnapshot
 from tether.gateway.state import ShardState
+from tether.rest.client import RestClient
 from tether.runtime.dispatcher import Dispatcher, DispatcherStats, EventKey, Handler
 from tether.runtime.identify import IdentifyQueue, SessionBudget
 from tether.runtime.iothread import IOThread
@@ -198,6 +199,8 @@ class Client:
         self.sessions: dict[int, Session] = {
             sid: Session.restore(snap) for sid, snap in (resume or {}).items()
         }
+        self._rest: RestClient | None = None
+        self._dispatcher.consumers.append(self._note_interaction)
 
     def __repr__(self) -> str:
         return f"<tether.Client state={self.state.value} shards={len(self._shards) or 1}>"
@@ -289,6 +292,27 @@ class Client:
     def stats(self) -> DispatcherStats:
         """Live counters: queue depth, event lag, handler latency per event name."""
         return self._dispatcher.stats
+
+    @property
+    def rest(self) -> RestClient:
+        """The REST client (same token and API URL), made on first use, closed by stop().
+
+        Handlers answer interactions through it: ``await client.rest.respond(event, "hi")``
+        or ``client.rest.interaction(event)``. Assign another :class:`RestClient` to change
+        its rate-limit settings.
+        """
+        if self._rest is None:
+            self._rest = RestClient(self._token, api_url=self.api_url)
+        return self._rest
+
+    @rest.setter
+    def rest(self, value: RestClient) -> None:
+        self._rest = value
+
+    def _note_interaction(self, event: Event) -> None:
+        """Consumer: note when each INTERACTION_CREATE reached the user's loop (3 s window)."""
+        if isinstance(event, Dispatch) and event.name == "INTERACTION_CREATE":
+            self.rest.note_interaction(event.data)
 
     async def wait_until_connected(self, timeout: float | None = None) -> None:
         """Wait until every shard has a live session (READY or RESUMED received).
@@ -429,6 +453,8 @@ class Client:
             await asyncio.to_thread(self._watchdog.stop)
             self._watchdog = None
         await self._dispatcher.close(grace=self._handler_grace)
+        if self._rest is not None:
+            await self._rest.close()
         self._manager = None
         self._manager_task = None
         self._connected.clear()
