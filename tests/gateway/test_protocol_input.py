@@ -263,7 +263,7 @@ class TestGarbageNeverRaises:
             '{"op":10,"d":{"heartbeat_interval":41250,"x":1e400}}',
             '{"op":9,"d":1e400}',
             '{"op":0,"t":"READY","s":1,"d":{"session_id":"s","resume_gateway_url":"u","x":1e999}}',
-            '{"op":0,"t":"GUILD_CREATE","s":9,"d":{"id":"1","huge":-1e400}}',
+            '{"op":0,"t":"GUILD_CREATE","s":9,"d":{"id":1e400}}',
         ],
         ids=["hello", "op9", "ready", "guild_create"],
     )
@@ -273,6 +273,14 @@ class TestGarbageNeverRaises:
             pump.hello()
         out = pump.feed(message)
         assert_failed_resumable(pump, out.closes)
+
+    def test_guild_create_body_beyond_id_is_not_decoded_by_the_core(self) -> None:
+        # The core reads only id and unavailable of a GUILD_CREATE; the rest (large) is
+        # decoded later by whoever wants it, as for every other dispatch.
+        pump = connected([1], config=make_config(compress=None))
+        out = pump.feed('{"op":0,"t":"GUILD_CREATE","s":9,"d":{"id":"1","huge":-1e400}}')
+        assert out.closes == []
+        assert pump.session.stream.pending == set()
 
     def test_hello_with_a_huge_integer_interval(self) -> None:
         pump = Pump(make_config(compress=None))

@@ -93,6 +93,13 @@ class EmulatorConfig:
         member_request_window_s: a full member list per guild once in this window; a
             repeat gets a RATE_LIMITED dispatch (spec 2.10, 2.16). Discord uses 30; the
             default 0 disables it (a client that re-identifies re-chunks at once).
+        member_chunk_delay_s: pause before each GUILD_MEMBERS_CHUNK after the first (a slow
+            chunk stream, spec 14 F39).
+        zlib_level: the zlib-stream compression level (zlib's default 6; benchmarks use 1
+            so that the emulator is never the slow side).
+        prerender_guild_creates: build each guild's GUILD_CREATE body once per (intents,
+            large_threshold) and reuse the bytes on every later connection. Only for worlds
+            that no longer change (benchmarks); changes are not seen while it is on.
     """
 
     heartbeat_interval_ms: int = 41250
@@ -126,6 +133,9 @@ class EmulatorConfig:
     presence_update_window_s: float = 20.0
     member_chunk_size: int = 1000
     member_request_window_s: float = 0.0
+    member_chunk_delay_s: float = 0.0
+    zlib_level: int = 6
+    prerender_guild_creates: bool = False
 
     def update(self, **changes: object) -> None:
         """Set several fields at once (used by the control API).

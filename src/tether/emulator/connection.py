@@ -132,6 +132,7 @@ class Connection:
         log: EventLog,
         clock: Any,
         rng: random.Random,
+        zlib_level: int = -1,
     ) -> None:
         self.id = conn_id
         self.ws = ws
@@ -164,7 +165,7 @@ class Connection:
         self._log = log
         self._clock = clock
         self._rng = rng
-        self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
+        self._zlib = zlib.compressobj(zlib_level) if compress == "zlib-stream" else None
         self._zstd: Any = _zstd_compressor() if compress == "zstd-stream" else None
         self._queue: asyncio.Queue[_Outbound] = asyncio.Queue()
         self.writer_task: asyncio.Task[None] = asyncio.create_task(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tether.emulator.connection import ZLIB_SUFFIX, TrickleSpec
-from tether.emulator.hub import ConnectionScript, Hub
+from tether.emulator.hub import ChunkFault, ConnectionScript, Hub
 from tether.emulator.payloads import unavailable_guild
 from tether.emulator.sessions import SessionState
 from tether.wire.codec import encode_json
@@ -37,6 +37,7 @@ FAULT_NAMES = (
     "guild_outage",
     "guild_recover",
     "never_stream",
+    "member_chunks",
     "send_raw",
     "unknown_opcode",
     "malformed_frame",
@@ -263,6 +264,18 @@ class Faults:
         else:
             self._hub.never_stream.discard(gid)
         self._hub.log.add("fault", name="never_stream", guild_id=str(gid), enabled=enabled)
+
+    def member_chunks(
+        self, *, after: int = 1, pause_s: float | None = None, cut: bool = False, count: int = 1
+    ) -> None:
+        """Answer the next ``count`` member requests (op 8) badly (spec 14 F39): send
+        ``after`` chunks, then pause ``pause_s`` seconds before the rest, or (``cut``) never
+        send the rest."""
+        fault = ChunkFault(after=max(0, after), pause_s=pause_s, cut=cut, count=max(1, count))
+        self._hub.chunk_faults.append(fault)
+        self._hub.log.add(
+            "fault", name="member_chunks", after=after, pause_s=pause_s, cut=cut, count=count
+        )
 
     # malformed and unusual frames --------------------------------------------------------
 

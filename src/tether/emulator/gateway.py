@@ -56,6 +56,7 @@ async def handle_gateway(hub: Hub, request: web.Request) -> web.WebSocketRespons
         log=hub.log,
         clock=hub.now,
         rng=hub.rng,
+        zlib_level=hub.config.zlib_level,
     )
     hub.connections[conn.id] = conn
     peer = request.transport.get_extra_info("peername") if request.transport else None

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from tether.emulator import rules
 from tether.emulator.config import EmulatorConfig
 from tether.emulator.connection import Connection
@@ -28,10 +30,11 @@ from tether.emulator.payloads import guild_create_payload, message_payload, unav
 from tether.emulator.routing import apply_content_rules, event_guild_id, routes_to, wants_event
 from tether.emulator.sessions import BufferedDispatch, Session, SessionState
 from tether.emulator.world import User, World
+from tether.wire.codec import encode_json
 from tether.wire.intents import Intents
 from tether.wire.opcodes import Op
 
-__all__ = ["ConnectionScript", "Hub", "loop_time"]
+__all__ = ["ChunkFault", "ConnectionScript", "Hub", "loop_time"]
 
 
 def loop_time() -> float:
@@ -63,6 +66,23 @@ class ConnectionScript:
     ready_delay_s: float | None = None
     hold_ready: bool = False
     close_code: int | None = None
+    count: int = 1
+
+
+@dataclasses.dataclass
+class ChunkFault:
+    """How the next member request(s) are answered badly (spec 14 F39).
+
+    Attributes:
+        after: chunks sent normally before the fault.
+        pause_s: then wait this long before the rest (None: no pause).
+        cut: stop after ``after`` chunks; the rest is never sent.
+        count: how many requests it applies to.
+    """
+
+    after: int = 1
+    pause_s: float | None = None
+    cut: bool = False
     count: int = 1
 
 
@@ -103,6 +123,8 @@ class Hub:
         self.scripts: list[ConnectionScript] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.member_requests: dict[int, float] = {}
+        self.chunk_faults: list[ChunkFault] = []
+        self.prerendered: dict[tuple[int, int, int], msgspec.Raw] = {}
         self._conn_ids = itertools.count(1)
         self._bucket_last: dict[int, float] = {}
         self._budget_reset_at: float | None = None
@@ -133,6 +155,16 @@ class Hub:
         if script.count <= 0:
             self.scripts.pop(0)
         return script
+
+    def take_chunk_fault(self) -> ChunkFault | None:
+        """The fault for the next member request, if one is pending (consumes one use)."""
+        if not self.chunk_faults:
+            return None
+        fault = self.chunk_faults[0]
+        fault.count -= 1
+        if fault.count <= 0:
+            self.chunk_faults.pop(0)
+        return fault
 
     def new_session_id(self) -> str:
         """A random-looking 32-hex-digit session id."""
@@ -399,14 +431,27 @@ class Hub:
         self.dispatch("MESSAGE_CREATE", message, channel.guild_id)
         return message
 
-    def guild_create_for(self, session: Session, guild_id: int) -> dict[str, Any]:
-        """The full GUILD_CREATE ``d`` of one guild as ``session`` sees it."""
-        return guild_create_payload(
+    def guild_create_for(self, session: Session, guild_id: int) -> Any:
+        """The full GUILD_CREATE ``d`` of one guild as ``session`` sees it.
+
+        With ``config.prerender_guild_creates`` it is the encoded body (``msgspec.Raw``),
+        built once per (guild, intents, large_threshold).
+        """
+        key = (guild_id, session.intents, session.large_threshold)
+        if self.config.prerender_guild_creates:
+            body = self.prerendered.get(key)
+            if body is not None:
+                return body
+        payload = guild_create_payload(
             self.world.guild(guild_id),
             bot_id=self.world.bot.id,
             intents=session.intents,
             large_threshold=session.large_threshold,
         )
+        if self.config.prerender_guild_creates:
+            body = self.prerendered[key] = msgspec.Raw(encode_json(payload))
+            return body
+        return payload
 
     async def stream_guilds(self, session: Session) -> None:
         """After READY: one GUILD_CREATE per guild, honouring the outage faults (spec 4.3)."""

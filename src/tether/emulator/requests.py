@@ -7,13 +7,16 @@ driver to close with; everything else is answered (or deliberately ignored) and 
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 from tether.emulator import rules
 from tether.emulator.connection import Connection
-from tether.emulator.hub import Hub
+from tether.emulator.hub import ChunkFault, Hub
 from tether.emulator.payloads import member_payload, voice_state_payload
-from tether.emulator.sessions import Session
+from tether.emulator.sessions import Session, SessionState
 from tether.emulator.world import CHANNEL_VOICE, Guild, Member
 from tether.wire.intents import Intents
 from tether.wire.opcodes import Op
@@ -116,34 +119,82 @@ class RequestHandlers:
         found, not_found = _select_members(guild, request)
         with_presences = request.presences and bool(session.intents & Intents.GUILD_PRESENCES)
         size = max(1, hub.config.member_chunk_size)
-        chunks = [found[i : i + size] for i in range(0, len(found), size)] or [[]]
-        for index, chunk in enumerate(chunks):
-            payload: dict[str, Any] = {
-                "guild_id": str(guild.id),
-                "members": [member_payload(m) for m in chunk],
-                "chunk_index": index,
-                "chunk_count": len(chunks),
-            }
-            if index == 0 and not_found:
-                payload["not_found"] = not_found
-            if with_presences:
-                payload["presences"] = [
-                    {
-                        "user": {"id": str(m.user.id)},
-                        "status": m.status,
-                        "activities": [],
-                        "client_status": {"desktop": m.status},
-                    }
-                    for m in chunk
-                    if m.status != "offline"
-                ]
-            if request.nonce is not None:
-                payload["nonce"] = request.nonce
-            self._reply(session, "GUILD_MEMBERS_CHUNK", payload)
+        count = max(1, -(-len(found) // size))
+        chunks = (
+            self._chunk(guild, request, found[i * size : (i + 1) * size], index=i, count=count,
+                        not_found=not_found if i == 0 else [], with_presences=with_presences)
+            for i in range(count)
+        )  # fmt: skip
+        fault = hub.take_chunk_fault()
+        if fault is None and hub.config.member_chunk_delay_s <= 0:
+            for payload in chunks:
+                self._reply(session, "GUILD_MEMBERS_CHUNK", payload)
+        else:
+            hub.spawn(
+                self._send_chunks(session, chunks, fault),
+                f"emulator member chunks (conn {self.conn.id})",
+            )
         hub.log.add(
-            "members_chunked", conn_id=self.conn.id, guild_id=str(guild.id), chunks=len(chunks)
-        )
+            "members_chunked", conn_id=self.conn.id, guild_id=str(guild.id), chunks=count,
+            nonce=request.nonce, fault=None if fault is None else dataclasses.asdict(fault),
+        )  # fmt: skip
         return None
+
+    @staticmethod
+    def _chunk(
+        guild: Guild,
+        request: rules.MembersRequest,
+        members: list[Member],
+        *,
+        index: int,
+        count: int,
+        not_found: list[int | str],
+        with_presences: bool,
+    ) -> dict[str, Any]:
+        """One GUILD_MEMBERS_CHUNK ``d`` (spec 10.7), built only when it is sent."""
+        payload: dict[str, Any] = {
+            "guild_id": str(guild.id),
+            "members": [member_payload(m) for m in members],
+            "chunk_index": index,
+            "chunk_count": count,
+        }
+        if not_found:
+            payload["not_found"] = not_found
+        if with_presences:
+            payload["presences"] = [
+                {
+                    "user": {"id": str(m.user.id)},
+                    "status": m.status,
+                    "activities": [],
+                    "client_status": {"desktop": m.status},
+                }
+                for m in members
+                if m.status != "offline"
+            ]
+        if request.nonce is not None:
+            payload["nonce"] = request.nonce
+        return payload
+
+    async def _send_chunks(
+        self, session: Session, chunks: Iterator[dict[str, Any]], fault: ChunkFault | None
+    ) -> None:
+        """Send chunks with the configured delay and fault: pause, or cut half-way (F39)."""
+        delay = self.hub.config.member_chunk_delay_s
+        for index, payload in enumerate(chunks):
+            if fault is not None and index == fault.after:
+                self.hub.log.add(
+                    "fault", conn_id=self.conn.id, name="member_chunks",
+                    cut=fault.cut, pause_s=fault.pause_s, after=index,
+                )  # fmt: skip
+                if fault.cut:
+                    return
+                if fault.pause_s:
+                    await asyncio.sleep(fault.pause_s)
+            elif index and delay > 0:
+                await asyncio.sleep(delay)
+            if session.state is SessionState.INVALID:
+                return
+            self._reply(session, "GUILD_MEMBERS_CHUNK", payload)
 
     def _full_request_limited(self, session: Session, request: rules.MembersRequest) -> bool:
         """One full-list request per guild per window; a repeat gets RATE_LIMITED (2.16)."""

@@ -54,6 +54,8 @@ class Emulator:
         host: the address to bind (keep it loopback).
         port: the port (0: any free port; read it back from the URLs).
         members_per_guild: users per guild besides the bot.
+        channels_per_guild, roles_per_guild, shared_users: the world's shape (see
+            :class:`~tether.emulator.world.World`).
         rest_limits: REST rate limits (Discord-like defaults; small buckets make tests fast).
 
     Attributes:
@@ -76,6 +78,9 @@ class Emulator:
         port: int = 0,
         *,
         members_per_guild: int = 8,
+        channels_per_guild: int = 5,
+        roles_per_guild: int = 3,
+        shared_users: bool = True,
         rest_limits: RestLimits | None = None,
     ) -> None:
         self.token = token
@@ -85,6 +90,9 @@ class Emulator:
             guilds=guilds,
             seed=seed,
             members_per_guild=members_per_guild,
+            channels_per_guild=channels_per_guild,
+            roles_per_guild=roles_per_guild,
+            shared_users=shared_users,
         )
         self.hub = Hub(
             token=token,

@@ -39,7 +39,7 @@ from tether.gateway.policy import Action, Initiator, Verdict, decide
 from tether.gateway.session import Session
 from tether.token import Token
 from tether.wire.close_codes import ABNORMAL_CLOSURE, RESUMABLE_CLIENT_CLOSE
-from tether.wire.codec import Frame, decode_frame, encode_payload
+from tether.wire.codec import Frame, decode_frame, decode_guild_ref, encode_payload
 from tether.wire.compression import DEFAULT_MAX_PAYLOAD, make_inflater
 from tether.wire.opcodes import Op
 
@@ -517,14 +517,12 @@ class ShardProtocol:
         self._flush_commands(now)
 
     def _on_guild_event(self, name: str, frame: Frame, now: float) -> None:
-        data = frame.data()
-        try:
-            guild_id = int(data["id"])
-        except (TypeError, KeyError, ValueError):
+        # Only id and unavailable: the rest of a (large) GUILD_CREATE is skipped, not built.
+        guild_id, unavailable = decode_guild_ref(frame.raw)
+        if guild_id is None:
             log.warning("shard %d: %s without a usable guild id", self.shard_id, name)
             return
         stream = self.session.stream
-        unavailable = bool(data.get("unavailable"))
         if name == "GUILD_CREATE":
             if stream.guild_created(guild_id, available=not unavailable, now=now):
                 self._events.append(GuildAvailable(shard_id=self.shard_id, guild_id=guild_id))

@@ -13,7 +13,15 @@ import msgspec
 
 from tether.errors import DecodeError
 
-__all__ = ["DecodeError", "Frame", "decode_frame", "decode_json", "encode_json", "encode_payload"]
+__all__ = [
+    "DecodeError",
+    "Frame",
+    "decode_frame",
+    "decode_guild_ref",
+    "decode_json",
+    "encode_json",
+    "encode_payload",
+]
 
 
 class _Envelope(msgspec.Struct):
@@ -23,7 +31,13 @@ class _Envelope(msgspec.Struct):
     t: str | None = None
 
 
+class _GuildRef(msgspec.Struct):
+    id: int | None = None
+    unavailable: bool | None = None
+
+
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
+_guild_ref_decoder = msgspec.json.Decoder(_GuildRef, strict=False)
 _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
@@ -83,6 +97,31 @@ def decode_frame(data: bytes | str) -> Frame:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise DecodeError(f"not a gateway payload: {exc}") from None
     return Frame(env.op, bytes(env.d), env.s, env.t)
+
+
+def decode_guild_ref(data: bytes | str) -> tuple[int | None, bool]:
+    """``(id, unavailable)`` of a guild object, skipping (not building) everything else.
+
+    GUILD_CREATE bodies are large; the gateway core needs only these two fields, and the
+    full body is decoded later, only by whoever wants it. ``id`` is None when absent or
+    not a number, or when the body is not an object.
+
+    Raises:
+        DecodeError: not valid JSON.
+    """
+    try:
+        ref = _guild_ref_decoder.decode(data)
+    except msgspec.ValidationError:
+        try:
+            loose = _any_decoder.decode(data)
+        except msgspec.DecodeError as exc:
+            raise DecodeError(f"invalid JSON: {exc}") from None
+        if not isinstance(loose, dict):
+            return None, False
+        return None, bool(loose.get("unavailable"))
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"invalid JSON: {exc}") from None
+    return ref.id, bool(ref.unavailable)
 
 
 def decode_json(data: bytes | str) -> Any:

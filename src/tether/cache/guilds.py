@@ -1,0 +1,270 @@
+"""Cache updates for the session, guilds, roles, channels and threads (spec 4.3, 10.3-10.5).
+
+One small function per dispatch name, each ``(cache, raw d, shard id) -> None``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tether.cache.flags import CacheFlags
+from tether.cache.payloads import MemberPayload, member_extra
+from tether.cache.store import copy_user
+from tether.models import GUILD_FIELDS, Guild, Member, Role, ThreadMember
+
+if TYPE_CHECKING:
+    from tether.cache.store import Cache
+
+__all__ = [
+    "channel_create",
+    "channel_delete",
+    "channel_pins_update",
+    "guild_create",
+    "guild_delete",
+    "guild_role_create",
+    "guild_role_delete",
+    "guild_update",
+    "ready",
+    "thread_delete",
+    "thread_list_sync",
+    "thread_member_update",
+    "thread_members_update",
+]
+
+
+def ready(cache: Cache, raw: bytes, shard_id: int) -> None:
+    """READY: a new session. Guilds it lists are unavailable until their GUILD_CREATE
+    replaces them (data kept meanwhile, no wipe); guilds of this shard it does not list
+    were left while the client was away, and are dropped."""
+    payload = cache.decoders.ready.decode(raw)
+    me = payload.user
+    if cache.me is None or cache.me.id != me.id:
+        cache.me = me
+    else:
+        copy_user(cache.me, me)
+    kept_user = cache.users.get(me.id)
+    if kept_user is not None and kept_user is not cache.me:
+        copy_user(kept_user, me)
+    listed = {g.id for g in payload.guilds}
+    for guild_id, guild in list(cache.guilds.items()):
+        if guild_id in listed:
+            guild.unavailable = True
+        elif guild.shard_id == shard_id:
+            cache.remove_guild(guild_id)
+    cache.unavailable_guilds |= listed
+
+
+def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
+    """GUILD_CREATE: insert or replace the guild with everything kept (spec 10.3)."""
+    payload = cache.decoders.guild_create.decode(raw)
+    guild_id = payload.id
+    if payload.unavailable:
+        _mark_unavailable(cache, guild_id)
+        return
+    fields = {name: getattr(payload, name) for name in GUILD_FIELDS}
+    guild = Guild(
+        **fields,
+        joined_at=payload.joined_at,
+        large=payload.large,
+        member_count=payload.member_count,
+        shard_id=shard_id,
+    )
+    kept = cache.kept
+    if kept & CacheFlags.ROLES:
+        guild.roles = {role.id: role for role in payload.roles}
+    old = cache.guilds.get(guild_id)
+    if kept & CacheFlags.MEMBERS:
+        _fill_members(cache, guild, payload.members)
+    if kept & CacheFlags.VOICE_STATES:
+        states = guild.voice_states
+        for state in payload.voice_states:
+            if state.channel_id is not None:
+                states[state.user_id] = state
+    if kept & CacheFlags.PRESENCES:
+        presences = guild.presences
+        users = cache.users
+        for entry in payload.presences:
+            presence = cache.make_presence(entry)
+            if presence is not None and entry.user.id:
+                user = users.get(entry.user.id)  # its id is the one int object kept
+                presences[entry.user.id if user is None else user.id] = presence
+    for part, name in ((CacheFlags.CHANNELS, "channels"), (CacheFlags.THREADS, "threads")):
+        if kept & part:
+            for channel in getattr(payload, name):
+                cache.index_channel(guild, channel)
+    cache.guilds[guild_id] = guild
+    cache.unavailable_guilds.discard(guild_id)
+    if old is not None:
+        cache.release_guild(old, guild)
+
+
+def _fill_members(cache: Cache, guild: Guild, members_in: list[MemberPayload]) -> None:
+    """The hot loop of the guild stream: intern users and role tuples, keep members."""
+    members = guild.members
+    users = cache.users
+    extra_refs = cache._extra_refs
+    role_sets = cache.role_sets_of(guild.id)
+    for payload in members_in:
+        user = payload.user
+        uid = user.id
+        if not uid:
+            continue
+        current = users.get(uid)
+        if current is None:
+            if user.discriminator == "0":
+                user.discriminator = "0"
+            users[uid] = user
+        else:
+            if current != user:
+                copy_user(current, user)
+            extra_refs[uid] = extra_refs.get(uid, 0) + 1
+            user = current
+        roles = payload.roles
+        if roles:
+            roles = role_sets.setdefault(roles, roles)
+        if uid in members:  # listed twice: keep one reference
+            cache.release_user(uid)
+        members[uid] = Member(
+            user=user,
+            roles=roles,
+            joined_at=payload.joined_at,
+            nick=payload.nick,
+            extra=member_extra(payload),
+        )
+
+
+def _mark_unavailable(cache: Cache, guild_id: int) -> None:
+    guild = cache.guilds.get(guild_id)
+    if guild is not None:
+        guild.unavailable = True
+    cache.unavailable_guilds.add(guild_id)
+
+
+def guild_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """GUILD_UPDATE: merge the top-level fields; keep channels and members."""
+    payload = cache.decoders.guild_update.decode(raw)
+    guild = cache.guilds.get(payload.id)
+    if guild is None:
+        return
+    for name in GUILD_FIELDS:
+        setattr(guild, name, getattr(payload, name))
+    if cache.kept & CacheFlags.ROLES and isinstance(payload.roles, list):
+        guild.roles = {role.id: role for role in payload.roles}
+
+
+def guild_delete(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """GUILD_DELETE: ``unavailable`` marks an outage (data kept); otherwise the bot left."""
+    payload = cache.decoders.guild_delete.decode(raw)
+    if payload.unavailable:
+        _mark_unavailable(cache, payload.id)
+    else:
+        cache.remove_guild(payload.id)
+
+
+def guild_role_create(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """GUILD_ROLE_CREATE and GUILD_ROLE_UPDATE: insert or replace the role."""
+    payload = cache.decoders.role_event.decode(raw)
+    guild = cache.guilds.get(payload.guild_id)
+    role: Role = payload.role
+    if guild is not None and role.id:
+        guild.roles[role.id] = role
+
+
+def guild_role_delete(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """GUILD_ROLE_DELETE: drop the role, and take it off every member that had it."""
+    payload = cache.decoders.role_delete.decode(raw)
+    guild = cache.guilds.get(payload.guild_id)
+    if guild is None:
+        return
+    role_id = payload.role_id
+    guild.roles.pop(role_id, None)
+    for member in guild.members.values():
+        if role_id in member.roles:
+            roles = tuple(r for r in member.roles if r != role_id)
+            member.roles = cache.role_set(guild.id, roles) if roles else ()
+
+
+def channel_create(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """CHANNEL_CREATE / CHANNEL_UPDATE / THREAD_CREATE / THREAD_UPDATE: insert or replace."""
+    channel = cache.decoders.channel.decode(raw)
+    if not channel.id:
+        return
+    kept = cache.kept
+    if not kept & (CacheFlags.THREADS if channel.is_thread else CacheFlags.CHANNELS):
+        return
+    if channel.guild_id is None:
+        cache.index_channel(None, channel)
+        return
+    guild = cache.guilds.get(channel.guild_id)
+    if guild is not None:
+        cache.index_channel(guild, channel)
+
+
+def channel_delete(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """CHANNEL_DELETE: drop the channel and its threads."""
+    channel = cache.decoders.channel.decode(raw)
+    guild = cache.guilds.get(channel.guild_id) if channel.guild_id is not None else None
+    cache.unindex_channel(guild, channel.id)
+
+
+def channel_pins_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """CHANNEL_PINS_UPDATE: the channel's ``last_pin_timestamp``."""
+    payload = cache.decoders.channel_pins.decode(raw)
+    channel = cache.channels.get(payload.channel_id)
+    if channel is not None:
+        channel.last_pin_timestamp = payload.last_pin_timestamp
+
+
+def thread_delete(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """THREAD_DELETE: drop the thread."""
+    payload = cache.decoders.thread_delete.decode(raw)
+    guild = cache.guilds.get(payload.guild_id) if payload.guild_id is not None else None
+    cache.unindex_channel(guild, payload.id)
+
+
+def thread_list_sync(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """THREAD_LIST_SYNC: the active threads of some channels (all when ``channel_ids`` is
+    absent); threads of those channels that are not listed are dropped."""
+    payload = cache.decoders.thread_list_sync.decode(raw)
+    guild = cache.guilds.get(payload.guild_id)
+    if guild is None:
+        return
+    scope = None if payload.channel_ids is None else set(payload.channel_ids)
+    listed = {t.id for t in payload.threads}
+    for thread in list(guild.channels.values()):
+        in_scope = scope is None or thread.parent_id in scope
+        if thread.is_thread and in_scope and thread.id not in listed:
+            cache.unindex_channel(guild, thread.id)
+    for thread in payload.threads:
+        cache.index_channel(guild, thread)
+    for entry in payload.members:
+        joined = guild.channels.get(entry.id or 0)
+        if joined is not None:
+            joined.member = _thread_member(entry)
+
+
+def thread_member_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """THREAD_MEMBER_UPDATE: the bot's own membership of a thread."""
+    payload = cache.decoders.thread_member_update.decode(raw)
+    thread = cache.channels.get(payload.id or 0)
+    if thread is not None:
+        thread.member = _thread_member(payload)
+
+
+def thread_members_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
+    """THREAD_MEMBERS_UPDATE: the member count, and the bot joining or leaving."""
+    payload = cache.decoders.thread_members_update.decode(raw)
+    thread = cache.channels.get(payload.id)
+    if thread is None:
+        return
+    thread.member_count = payload.member_count
+    me = cache.me.id if cache.me is not None else None
+    for entry in payload.added_members:
+        if me is not None and entry.user_id == me:
+            thread.member = _thread_member(entry)
+    if me is not None and me in payload.removed_member_ids:
+        thread.member = None
+
+
+def _thread_member(entry: Any) -> ThreadMember:
+    return ThreadMember(join_timestamp=entry.join_timestamp, flags=entry.flags)
