@@ -27,7 +27,10 @@
     │   ├── InteractionAlreadyResponded 40060: a second initial response
     │   ├── RateLimited             429 that tether would not wait for (retry_after, scope)
     │   └── ServerError             5xx (after the retries an idempotent request gets)
-    └── InvalidRequestLimit         tether stopped sending before Discord's invalid-request ban
+    ├── InvalidRequestLimit         tether stopped sending before Discord's invalid-request ban
+    └── MemberRequestError          a member request (gateway op 8) got no usable answer
+        ├── MemberRequestTimeout    no complete answer in time (how far it got is a field)
+        └── MemberRequestRateLimited    RATE_LIMITED instead of chunks (retry_after)
 
 Close errors carry ``code``, ``initiator`` and ``resumable`` as fields, never only as text.
 No exception message ever contains the bot token.
@@ -53,6 +56,9 @@ __all__ = [
     "InvalidRequestLimit",
     "InvalidShard",
     "InvalidState",
+    "MemberRequestError",
+    "MemberRequestRateLimited",
+    "MemberRequestTimeout",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
@@ -347,3 +353,67 @@ _FATAL: dict[int, type[FatalCloseError]] = {
 def fatal_error_for(code: int, *, shard_id: int = 0, reason: str = "") -> FatalCloseError:
     """The typed error for a fatal close ``code`` (a plain FatalCloseError for others)."""
     return _FATAL.get(code, FatalCloseError)(code, shard_id=shard_id, reason=reason)
+
+
+class MemberRequestError(TetherError):
+    """A member request (gateway op 8, spec 2.10) got no usable answer.
+
+    Attributes:
+        guild_id: the guild asked about.
+        nonce: the request's nonce.
+    """
+
+    def __init__(self, message: str, *, guild_id: int, nonce: str) -> None:
+        super().__init__(message)
+        self.guild_id = guild_id
+        self.nonce = nonce
+
+
+class MemberRequestTimeout(MemberRequestError):
+    """No complete answer arrived in time. The gateway answers a full member list without
+    the GUILD_MEMBERS intent with silence (spec 2.10), and a chunk stream may stop.
+
+    Attributes:
+        timeout: the seconds waited.
+        chunks_received: chunks that did arrive.
+        chunk_count: the number of chunks announced (None: not one arrived).
+        members_received: members in the chunks that arrived.
+    """
+
+    def __init__(
+        self,
+        *,
+        guild_id: int,
+        nonce: str,
+        timeout: float,
+        chunks_received: int = 0,
+        chunk_count: int | None = None,
+        members_received: int = 0,
+    ) -> None:
+        if chunk_count is None:
+            got = "no answer at all (a full list needs the GUILD_MEMBERS intent)"
+        else:
+            got = f"{chunks_received} of {chunk_count} chunks ({members_received} members)"
+        super().__init__(
+            f"member request {nonce} for guild {guild_id}: {got} within {timeout:g} s",
+            guild_id=guild_id,
+            nonce=nonce,
+        )
+        self.timeout = timeout
+        self.chunks_received = chunks_received
+        self.chunk_count = chunk_count
+        self.members_received = members_received
+
+
+class MemberRequestRateLimited(MemberRequestError):
+    """The gateway answered RATE_LIMITED (spec 2.16): a full member list of a guild may be
+    asked once per 30 s. ``retry_after`` says when to try again."""
+
+    def __init__(self, *, guild_id: int, nonce: str, retry_after: float) -> None:
+        super().__init__(
+            f"member request {nonce} for guild {guild_id} was rate limited; "
+            f"retry after {retry_after:.1f} s",
+            guild_id=guild_id,
+            nonce=nonce,
+        )
+        self.retry_after = retry_after
