@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from tether.bot import Client, GuildStreamProgress
+from tether.cache import Cache, CacheFlags, MembersResult
 from tether.errors import (
     AuthenticationFailed,
     ConfigError,
@@ -17,6 +19,9 @@ from tether.errors import (
     InvalidIntents,
     InvalidShard,
     InvalidState,
+    MemberRequestError,
+    MemberRequestRateLimited,
+    MemberRequestTimeout,
     SessionBudgetExhausted,
     ShardingRequired,
     TetherError,
@@ -35,12 +40,13 @@ from tether.gateway.events import (
     SessionLost,
 )
 from tether.gateway.state import ShardState
-from tether.runtime.client import Client
 from tether.runtime.shard import ShardStatus
 from tether.wire.intents import Intents
 
 __all__ = [
     "AuthenticationFailed",
+    "Cache",
+    "CacheFlags",
     "Client",
     "ConfigError",
     "Connected",
@@ -51,6 +57,7 @@ __all__ = [
     "FatalCloseError",
     "GatewayError",
     "GuildAvailable",
+    "GuildStreamProgress",
     "GuildUnavailable",
     "HandlerBlocked",
     "Intents",
@@ -59,6 +66,10 @@ __all__ = [
     "InvalidShard",
     "InvalidState",
     "LatencyUpdated",
+    "MemberRequestError",
+    "MemberRequestRateLimited",
+    "MemberRequestTimeout",
+    "MembersResult",
     "Ready",
     "Resumed",
     "SessionBudgetExhausted",
