@@ -51,6 +51,12 @@ def test_demo_runs_faults_and_accounts_for_every_message() -> None:
     assert summary["session_lost_events"] == summary["reidentifies"]
     assert summary["ready_events"] == summary["reidentifies"] + 1
     assert summary["recovery_max_s"] >= summary["recovery_median_s"] >= 0
+    # every "!ping" that reached the bot got its "pong" over REST, recorded by the emulator
+    replies = summary["replies"]
+    assert replies["pings_sent"] > 0 and replies["pings_delivered"] > 0
+    assert replies["pongs_sent"] == replies["pongs_recorded"] == replies["pings_delivered"]
+    assert replies["pings_unanswered"] == 0 and replies["pong_errors"] == {}
+    assert replies["rest_429"] == 0
     # plain text for humans above the JSON: live status and the summary, no ANSI codes
     assert any("fault #1 " in line for line in lines)
     assert any("RESULT     OK" in line for line in lines)

@@ -93,6 +93,7 @@ def status_line(
     faults: int,
     last: FaultRecord | None,
     now: float,
+    pongs: int | None = None,
 ) -> str:
     """One line of live status."""
     latency = "  -  " if latency_ms is None else f"{latency_ms:5.1f}"
@@ -100,6 +101,8 @@ def status_line(
         f"{state:<20} latency {latency} ms  sent {sent:6d}  delivered {delivered:6d}  "
         f"queue {queue:4d}  faults {faults:3d}"
     )
+    if pongs is not None:
+        text += f"  pongs {pongs:4d}"
     if last is not None:
         text += f"  last: #{last.number} {last.kind} {last.summary(now)}"
     return text
@@ -121,6 +124,7 @@ class DemoResult:
     interrupted: bool
     elapsed_s: float
     settings: dict[str, Any] = field(default_factory=dict)
+    replies: dict[str, Any] = field(default_factory=dict)
 
     @property
     def injected(self) -> list[FaultRecord]:
@@ -161,10 +165,24 @@ class DemoResult:
         if unexpected:
             names = ", ".join(f"#{f.number} {f.kind}: {f.outcome}" for f in unexpected[:5])
             problems.append(f"{len(unexpected)} fault(s) not recovered as expected ({names})")
+        problems.extend(self._reply_failures())
         if self.final_state != "ready":
             problems.append(f"final state was {self.final_state!r}, not 'ready', before the stop")
         if not self.stopped_cleanly:
             problems.append("the client did not stop cleanly")
+        return problems
+
+    def _reply_failures(self) -> list[str]:
+        r = self.replies
+        problems = []
+        if r.get("pings_unanswered"):
+            problems.append(f"{r['pings_unanswered']} ping(s) delivered to the bot got no pong")
+        if r.get("rest_429"):
+            problems.append(f"{r['rest_429']} REST answer(s) were 429 (a rate limit was hit)")
+        errors = r.get("pong_errors") or {}
+        if errors:
+            kinds = ", ".join(f"{n} {name}" for name, n in sorted(errors.items()))
+            problems.append(f"{sum(errors.values())} pong(s) failed ({kinds})")
         return problems
 
     def exit_code(self) -> int:
@@ -196,7 +214,21 @@ class DemoResult:
             "ok": not self.failures(),
             "failures": self.failures(),
             "faults": [f.as_dict() for f in self.faults],
+            "replies": self.replies,
         }
+
+    def _reply_lines(self) -> list[str]:
+        r = self.replies
+        if not r:
+            return []
+        failed = sum((r.get("pong_errors") or {}).values())
+        return [
+            f"  replies    {r['pings_sent']} '!ping' sent, {r['pings_delivered']} reached the "
+            f"bot, {r['pongs_sent']} answered 'pong' over REST ({r['pongs_recorded']} "
+            f"recorded by the emulator, {r['pongs_echoed']} back as MESSAGE_CREATE); "
+            f"{r['pings_unanswered']} unanswered, {failed} failed",
+            f"  rest       {r['rest_calls']} calls, {r['rest_429']} answered 429",
+        ]
 
     def summary_lines(self) -> list[str]:
         """The human summary printed at the end of the demo."""
@@ -218,6 +250,7 @@ class DemoResult:
                 else ""
             )
             + f", {acc.unreported_gaps} outside",
+            *self._reply_lines(),
             f"  faults     {len(injected)} injected: {outcomes['resumed']} resumed, "
             f"{outcomes['reidentified']} re-identified, {outcomes['survived']} survived "
             f"(harmless), {self.stuck} stuck",

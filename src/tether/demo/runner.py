@@ -1,5 +1,8 @@
 """``tether demo``: the emulator, a sample bot, steady traffic and a fault every few seconds.
 
+Every ``ping_every``-th message of the traffic is ``!ping``; the bot answers each with a
+``pong`` reply over REST, and the summary counts the replies the emulator recorded.
+
 The run, in order: start the emulator and the bot on loopback; stream MESSAGE_CREATE at the
 chosen rate; inject one fault at a time, each only once the bot is back to READY from the
 previous one; at the end stop the traffic, let the bot catch up, collect the emulator's view
@@ -15,8 +18,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from tether.demo.bot import Bot
+from tether.demo.bot import PING, PONG, Bot
 from tether.demo.faults import ALL_KINDS, KINDS, MARK_EVENT, Expect, FaultKind
 from tether.demo.ledger import Ledger, SentMessage, ServerFacts, account
 from tether.demo.report import DemoResult, FaultRecord, format_seconds, status_line
@@ -55,6 +59,7 @@ class DemoOptions:
     stuck_after: float = 30.0
     status_every: float = 1.0
     quiet: bool = False
+    ping_every: int = 10
 
 
 async def run_demo(
@@ -96,7 +101,7 @@ class _Demo:
             stable_after=STABLE_AFTER_S,
             rng=random.Random(options.seed),
         )
-        self.bot = Bot(self.client, self.ledger)
+        self.bot = Bot(self.client, self.ledger, bot_user_id=emu.world.bot.id)
         self.records: list[FaultRecord] = []
         self.current: FaultRecord | None = None
         self.started = self.loop.time()
@@ -104,6 +109,7 @@ class _Demo:
         self._ending = asyncio.Event()
         self._traffic_stop = asyncio.Event()
         self._mark_serial = 0
+        self._ping_serial = 0
         self._channels = emu.world.text_channel_ids()
 
     def elapsed(self, at: float | None = None) -> float:
@@ -119,6 +125,7 @@ class _Demo:
         tasks: list[asyncio.Task[None]] = []
         final_state = ShardState.STOPPED
         facts = ServerFacts({}, {}, {}, None)
+        replies: dict[str, Any] = {}
         stopped_cleanly = False
         kinds = ", ".join(opts.faults) if len(opts.faults) < len(ALL_KINDS) else "all"
         self.say(
@@ -142,16 +149,19 @@ class _Demo:
                 await self._finish_faults(faults)
                 await self._wait_ready(self._recovery_budget())
                 await self._drain()
+                await self.bot.finish_replies(DRAIN_TIMEOUT_S)
             else:
                 self.say(f"bot not ready after {opts.stuck_after:g} s: counting it as stuck")
                 self.records.append(self._stuck_record("startup"))
             final_state = self.client.state
             facts = self._facts()
+            replies = self._replies()
         finally:
             self._traffic_stop.set()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.bot.finish_replies(0.0)
             await self.client.stop()
             stopped_cleanly = self.client.state is ShardState.STOPPED
         self.say(
@@ -165,6 +175,7 @@ class _Demo:
             reidentifies=max(0, self.bot.new_sessions - 1),
             ready_events=self.bot.count(Ready),
             session_lost_events=self.bot.count(SessionLost),
+            replies=replies,
             final_state=final_state.value,
             stopped_cleanly=stopped_cleanly,
             interrupted=self.interrupted.is_set(),
@@ -255,6 +266,30 @@ class _Demo:
                 sent_at.setdefault(key, record.time)
         return ServerFacts(resumed, invalidated, acked, held, sent_at)
 
+    def _replies(self) -> dict[str, Any]:
+        """Pings and pongs: what the bot answered, as the emulator's REST log recorded it."""
+        calls = self.emu.rest.calls()
+        answered = set()
+        for call in calls:
+            body = call.get("body")
+            if call.get("route") != "POST /channels/{channel_id}/messages" or not body:
+                continue
+            reference = body.get("message_reference") or {}
+            if call.get("status") == 200 and body.get("content") == PONG:
+                answered.add(str(reference.get("message_id")))
+        unanswered = [p for p in self.bot.pings if str(p) not in answered]
+        return {
+            "pings_sent": self._ping_serial,
+            "pings_delivered": len(self.bot.pings),
+            "pongs_sent": len(self.bot.pongs),
+            "pongs_recorded": len(answered),
+            "pongs_echoed": self.bot.own_seen,
+            "pings_unanswered": len(unanswered),
+            "pong_errors": dict(self.bot.pong_errors),
+            "rest_calls": len(calls),
+            "rest_429": sum(1 for c in calls if c.get("status") == 429),
+        }
+
     # traffic -----------------------------------------------------------------------------
 
     async def _traffic(self) -> None:
@@ -265,10 +300,17 @@ class _Demo:
         interval = 1.0 / rate
         next_at = self.loop.time()
         serial = 0
+        every = self.options.ping_every
         while not self._traffic_stop.is_set():
             serial += 1
             channel = self._channels[serial % len(self._channels)]
-            message = await self.emu.send_message(channel, f"demo message #{serial}")
+            content = f"demo message #{serial}"
+            if every > 0 and serial % every == 0:
+                # pings get their own rotation: spread over every channel's bucket
+                self._ping_serial += 1
+                channel = self._channels[self._ping_serial % len(self._channels)]
+                content = PING
+            message = await self.emu.send_message(channel, content)
             # send_message never yields before dispatching: no other task ran since.
             self.ledger.record_sent(
                 SentMessage(int(message["id"]), serial, self.loop.time(), self._queued(message))
@@ -313,6 +355,7 @@ class _Demo:
                     delivered=self.ledger.delivered,
                     queue=self.client.queue_depth,
                     faults=len(self.records),
+                    pongs=len(self.bot.pongs),
                     last=last,
                     now=self.loop.time(),
                 )
@@ -447,6 +490,7 @@ class _Demo:
     def _options_text(self) -> str:
         o = self.options
         return (
-            f"{o.duration:g} s, {o.guilds} guilds, {o.rate:g} msg/s, seed {o.seed}, "
+            f"{o.duration:g} s, {o.guilds} guilds, {o.rate:g} msg/s (every {o.ping_every}th "
+            f"a {PING}), seed {o.seed}, "
             f"heartbeat {o.heartbeat_ms} ms, {len(o.faults)} fault kind(s)"
         )
