@@ -34,6 +34,7 @@ __all__ = [
     "guild_payload",
     "member_payload",
     "message_payload",
+    "notable_members",
     "role_payload",
     "unavailable_guild",
     "user_payload",
@@ -221,7 +222,7 @@ def _presence(member: Member) -> dict[str, Any]:
     }
 
 
-def _notable_members(guild: Guild) -> list[Member]:
+def notable_members(guild: Guild) -> list[Member]:
     """Every member that could be listed: for a lazy guild, only the ones that exist as
     objects (a generated member is offline, with no role, nickname or voice channel)."""
     if isinstance(guild.members, LazyMembers):
@@ -231,7 +232,7 @@ def _notable_members(guild: Guild) -> list[Member]:
 
 def _listed_members(guild: Guild, bot_id: int, intents: int, large_threshold: int) -> list[Member]:
     """Which members GUILD_CREATE lists for a session (spec 4.4)."""
-    members = _notable_members(guild)
+    members = notable_members(guild)
     if not intents & Intents.GUILD_PRESENCES or guild.member_count > _HUGE_GUILD:
         return [m for m in members if m.user.id == bot_id or m.voice_channel_id is not None]
     if guild.member_count > large_threshold:
@@ -260,7 +261,7 @@ def guild_create_payload(
         member_count=guild.member_count,
         voice_states=[
             voice_state_payload(m, None)
-            for m in _notable_members(guild)
+            for m in notable_members(guild)
             if m.voice_channel_id is not None
         ],
         members=[member_payload(m) for m in listed],

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tether.emulator.changes import WorldChanges
 from tether.emulator.config import DEFAULT_TOKEN, EmulatorConfig, bot_id_from_token
 from tether.emulator.connection import Connection
 from tether.emulator.control import add_control_routes
@@ -63,6 +64,8 @@ class Emulator:
         config: the live config.
         world: the seeded world (guilds, channels, roles, members, bot user, app id).
         faults: the fault injection API (:class:`~tether.emulator.faults.Faults`).
+        changes: world changes that dispatch their events
+            (:class:`~tether.emulator.changes.WorldChanges`).
         hub: the shared state (sessions, connections, log) for advanced inspection.
         rest: the REST side (:class:`~tether.emulator.rest.RestSide`): rate limits, REST
             faults, recorded calls, messages and interactions.
@@ -102,6 +105,7 @@ class Emulator:
             zstd_available=importlib.util.find_spec("zstandard") is not None,
         )
         self.faults = Faults(self.hub)
+        self.changes = WorldChanges(self.hub)
         self.rest = RestSide(self.hub, rest_limits)
         self.host = host
         self._port = port
