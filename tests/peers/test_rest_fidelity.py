@@ -4,7 +4,8 @@
   ``on_message`` answers ``!hello`` with ``message.reply('Hello!', mention_author=True)``),
   unmodified but for the base URLs, replies through the emulator.
 - discord.py and hikari pace themselves from the emulator's rate-limit headers: a burst on
-  a small bucket gets no 429 (a 429 would also show up as a peer warning).
+  a small bucket gets no 429 (a 429 would also show up as a peer warning), and a forced 429
+  of each scope is retried, not taken for a ban.
 """
 
 from __future__ import annotations
@@ -112,4 +113,23 @@ async def test_peers_pace_themselves_from_the_headers(peer: PeerBot, emu: Emulat
     assert [c.get("body")["content"] for c in calls] == [f"burst {i}" for i in range(10)]
     gaps = [b.time - a.time for a, b in zip(calls[2::3], calls[3::3], strict=False)]
     assert all(gap > 0.25 for gap in gaps), gaps  # each 4th waited for the next window
+    await peer.stop_cleanly()
+
+
+@pytest.mark.parametrize("scope", ["user", "global"])
+async def test_peers_retry_after_a_429(peer: PeerBot, emu: Emulator, scope: str) -> None:
+    """A 429 in Discord's shape (body, ``Retry-After``, scope headers, ``Via``) is retried by
+    the peers as a real one would be. (discord.py takes a 429 without ``Via`` for a
+    Cloudflare ban and gives up; how long each peer waits is its own business.)"""
+    peer.hygiene.allow("discord.http", "ate limit")
+    peer.hygiene.allow("hikari", "rate limited")
+    peer.hygiene.allow("hikari.ratelimits", "changed its slide period")  # a forced 429
+    await peer.start()
+    await peer.wait_ready()
+    channel = emu.world.text_channel_ids()[0]
+    emu.rest.faults.rate_limit(scope=scope, retry_after=0.3, route=MSG)
+    await _send(peer, channel, "after a 429")
+    calls = emu.rest.calls(route=MSG)
+    assert [c.get("status") for c in calls] == [429, 200]
+    assert calls[1].get("body")["content"] == "after a 429"
     await peer.stop_cleanly()

@@ -14,7 +14,8 @@ Routes (``Bot`` auth unless noted):
 Every request passes one pipeline (:meth:`RestApi.wrap`): a ban answers 403 to everything;
 then auth (401); then injected faults (slow, 429 of a scope, 5xx); then the global limit
 and the route's bucket (:mod:`~tether.emulator.ratelimit`), each a real 429 when exceeded;
-then the handler. Answers carry real ``X-RateLimit-*`` headers. 401, 403 and 429 (not
+then the handler. Answers carry real ``X-RateLimit-*`` headers and ``Via: 1.1 google`` (a
+ban's answer does not, as on Discord). 401, 403 and 429 (not
 ``shared``) count towards the invalid-request ban. Every call is logged as a ``rest``
 record (method, path with tokens redacted, route, status, body, ...), queryable with
 :meth:`RestSide.calls` or ``GET /_emulator/rest/calls``. JSON answers have a Content-Type
@@ -175,6 +176,10 @@ class RestApi:
             request[BODY_KEY] = await read_body(request) if request.can_read_body else None
             record: dict[str, Any] = {}
             response = await self._pipeline(request, handler, route, params, auth, exempt, record)
+            if not record.get("banned"):
+                # Discord's API answers come through Google's front end; discord.py takes a
+                # 429 without this header for a Cloudflare ban and gives up instead of waiting.
+                response.headers.setdefault("Via", "1.1 google")
             self._finish(request, response, route, params, record)
             return response
 
