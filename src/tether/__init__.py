@@ -14,17 +14,26 @@ from tether.errors import (
     ConfigError,
     DisallowedIntents,
     FatalCloseError,
+    Forbidden,
     GatewayError,
+    HTTPError,
+    InteractionAlreadyResponded,
+    InteractionTimedOut,
     InvalidApiVersion,
     InvalidIntents,
+    InvalidRequestLimit,
     InvalidShard,
     InvalidState,
     MemberRequestError,
     MemberRequestRateLimited,
     MemberRequestTimeout,
+    NotFound,
+    RateLimited,
+    ServerError,
     SessionBudgetExhausted,
     ShardingRequired,
     TetherError,
+    Unauthorized,
 )
 from tether.gateway.events import (
     Connected,
@@ -40,6 +49,7 @@ from tether.gateway.events import (
     SessionLost,
 )
 from tether.gateway.state import ShardState
+from tether.rest import RestClient
 from tether.runtime.shard import ShardStatus
 from tether.wire.intents import Intents
 
@@ -55,14 +65,19 @@ __all__ = [
     "Dispatch",
     "Event",
     "FatalCloseError",
+    "Forbidden",
     "GatewayError",
     "GuildAvailable",
     "GuildStreamProgress",
     "GuildUnavailable",
+    "HTTPError",
     "HandlerBlocked",
     "Intents",
+    "InteractionAlreadyResponded",
+    "InteractionTimedOut",
     "InvalidApiVersion",
     "InvalidIntents",
+    "InvalidRequestLimit",
     "InvalidShard",
     "InvalidState",
     "LatencyUpdated",
@@ -70,14 +85,19 @@ __all__ = [
     "MemberRequestRateLimited",
     "MemberRequestTimeout",
     "MembersResult",
+    "NotFound",
+    "RateLimited",
     "Ready",
+    "RestClient",
     "Resumed",
+    "ServerError",
     "SessionBudgetExhausted",
     "SessionLost",
     "ShardState",
     "ShardStatus",
     "ShardingRequired",
     "TetherError",
+    "Unauthorized",
 ]
 
 __version__ = "0.1.0"
