@@ -20,6 +20,7 @@ from tether.errors import (
     Forbidden,
     HTTPError,
     InvalidRequestLimit,
+    InvalidState,
     NotFound,
     RateLimited,
     ServerError,
@@ -231,7 +232,23 @@ class TestFailures:
         bad = make_rest(token="not-the-token")
         with pytest.raises(Unauthorized):
             await bad.get_current_user()
-        assert len(emu.rest.calls(route="GET /users/@me")) == 1  # a 401 is never retried
+        with pytest.raises(Unauthorized, match="not sent"):
+            await bad.get_channel(channel)  # the token is known bad: nothing more is sent
+        assert len(emu.rest.calls(auth="invalid")) == 1  # a 401 is never retried
+
+    async def test_closing_fails_the_requests_still_waiting(
+        self, emu: Emulator, rest: RestClient
+    ) -> None:
+        emu.rest.set_bucket(MSG, "one at a time", 1, 5.0)
+        channel = emu.world.text_channel_ids()[0]
+        await rest.create_message(channel, "first")
+        waiting = asyncio.ensure_future(rest.create_message(channel, "waits for 5 s"))
+        await asyncio.sleep(0)  # one step: the task submits and parks behind the empty bucket
+        assert rest.limiter.queued == 1
+        await rest.close()
+        with pytest.raises(InvalidState):
+            await waiting
+        assert rest.limiter.queued == 0
 
 
 class TestGuard:

@@ -28,6 +28,7 @@ from tether.errors import (
     HTTPError,
     InteractionAlreadyResponded,
     InteractionTimedOut,
+    InvalidState,
     NotFound,
     RateLimited,
     ServerError,
@@ -178,9 +179,17 @@ class Requester:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._token_refused = False
 
     async def close(self) -> None:
-        """Close the session if this object created it (it is re-created on next use)."""
+        """Close the session if this object created it (it is re-created on next use).
+
+        Requests still waiting for their turn fail with ``InvalidState``.
+        """
+        waiting, self._waiters = self._waiters, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(InvalidState("the REST client was closed"))
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -205,11 +214,18 @@ class Requester:
         Raises:
             HTTPError: a non-2xx answer (Unauthorized, Forbidden, NotFound, RateLimited,
                 ServerError, ... by status and code).
+            Unauthorized: also without sending, once the token was refused (a 401 to an
+                authenticated request): every later one would fail the same way.
             InvalidRequestLimit: the invalid-request guard refused to send.
+            InvalidState: the client was closed while the request waited for its turn.
             aiohttp.ClientError, TimeoutError: no answer (after retries, if idempotent).
         """
         loop = self._bind()
         route = compiled.route
+        if auth and self._token_refused:
+            raise Unauthorized(
+                401, 0, "the token was refused by an earlier request (not sent)", route=route.key
+            )
         ticket = self.limiter.submit(
             route.key,
             compiled.major,
@@ -245,6 +261,8 @@ class Requester:
                         route=route.key,
                     )
                 if status >= 300:
+                    if status == 401 and auth and self._token is not None:
+                        self._token_refused = True
                     raise error_for(status, body, route.key)
                 return body
         finally:
