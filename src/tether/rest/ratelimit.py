@@ -39,10 +39,10 @@ from __future__ import annotations
 
 import bisect
 import enum
-from collections import deque
 from dataclasses import dataclass, field
 
 from tether.errors import InvalidRequestLimit, NotFound, TetherError
+from tether.rest.windows import GlobalWindow, InvalidRequestGuard, Slot
 
 __all__ = [
     "Action",
@@ -165,7 +165,7 @@ class Ticket:
     rate_limited: int = 0
     error: TetherError | None = None
     _bucket: _Bucket | None = field(default=None, repr=False)
-    _slot: _Slot | None = field(default=None, repr=False)
+    _slot: Slot | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,70 +213,6 @@ class _Bucket:
         return at
 
 
-@dataclass(eq=False, slots=True)
-class _Slot:
-    answered_at: float | None = None
-
-
-class _GlobalWindow:
-    """Slots of the last ``limit`` requests; a slot expires ``period`` after its answer."""
-
-    def __init__(self, limit: int, period: float) -> None:
-        self.limit = limit
-        self.period = period
-        self.slots: list[_Slot] = []
-        self.blocked_until = 0.0
-
-    def _prune(self, now: float) -> None:
-        # Same arithmetic as room_at(), so a deadline it gives is always a moment of room.
-        period = self.period
-        self.slots = [
-            s for s in self.slots if s.answered_at is None or s.answered_at + period > now
-        ]
-
-    def has_room(self, now: float) -> bool:
-        self._prune(now)
-        return now >= self.blocked_until and len(self.slots) < self.limit
-
-    def take(self) -> _Slot:
-        slot = _Slot()
-        self.slots.append(slot)
-        return slot
-
-    def room_at(self, now: float) -> float | None:
-        """When a slot frees (None: only when an in-flight request is answered)."""
-        self._prune(now)
-        at = max(now, self.blocked_until)
-        if len(self.slots) < self.limit:
-            return at
-        answered = [s.answered_at for s in self.slots if s.answered_at is not None]
-        return max(at, min(answered) + self.period) if answered else None
-
-
-class _Guard:
-    """Invalid answers in a sliding window."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self.times: deque[float] = deque()
-
-    def record(self, now: float) -> None:
-        self.times.append(now)
-
-    def count(self, now: float) -> int:
-        while self.times and self.times[0] + self.window <= now:
-            self.times.popleft()
-        return len(self.times)
-
-    def error(self, now: float) -> InvalidRequestLimit | None:
-        count = self.count(now)
-        if count < self.limit:
-            return None
-        reopens = self.times[count - self.limit] + self.window
-        return InvalidRequestLimit(count, self.limit, self.window, max(0.0, reopens - now))
-
-
 class RateLimiter:
     """Per-bucket queues, the global window and the invalid-request guard (see the module doc).
 
@@ -289,8 +225,8 @@ class RateLimiter:
         self._seq = 0
         self._route_hash: dict[str, str] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
-        self._global = _GlobalWindow(self.config.global_limit, self.config.global_period)
-        self._guard = _Guard(self.config.invalid_limit, self.config.invalid_window)
+        self._global = GlobalWindow(self.config.global_limit, self.config.global_period)
+        self._guard = InvalidRequestGuard(self.config.invalid_limit, self.config.invalid_window)
         self._dead: set[str] = set()
 
     # ------------------------------------------------------------------ inputs
