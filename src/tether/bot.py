@@ -24,8 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.cache import Cache, CacheFlags, MembersRateLimited, MembersResult
-from tether.errors import ConfigError, MemberRequestRateLimited, MemberRequestTimeout
-from tether.gateway.events import Dispatch, Event, Ready
+from tether.errors import (
+    ConfigError,
+    MemberRequestError,
+    MemberRequestRateLimited,
+    MemberRequestTimeout,
+)
+from tether.gateway.events import Connected, Dispatch, Event, Ready
 from tether.runtime.client import Client as _RuntimeClient
 from tether.runtime.dispatcher import Dispatcher
 from tether.wire.intents import Intents
@@ -123,6 +128,7 @@ class Client(_RuntimeClient):
         self._chunk_at_startup = chunk_guilds_at_startup
         self._chunk_timeout = chunk_timeout
         self._member_waiters: dict[str, asyncio.Future[MembersResult]] = {}
+        self._member_sessions: dict[str, tuple[int, str | None]] = {}
         self._nonces = itertools.count(1)
         self._chunk_tasks: set[asyncio.Task[None]] = set()
         self._ready_held = 0
@@ -190,6 +196,7 @@ class Client(_RuntimeClient):
             MemberRequestTimeout: no complete answer within ``timeout`` (the gateway may
                 never answer; the error says how many chunks arrived).
             MemberRequestRateLimited: the gateway answered RATE_LIMITED (``retry_after``).
+            MemberRequestError: the shard's session was replaced before the answer came.
             ConfigError: more than 100 ``user_ids``, or both ``query`` and ``user_ids``.
             InvalidState: the guild's shard is not running.
         """
@@ -209,11 +216,14 @@ class Client(_RuntimeClient):
         d["nonce"] = nonce
         future: asyncio.Future[MembersResult] = asyncio.get_running_loop().create_future()
         requests = self.cache.member_requests
+        shard_id = self.shard_for(gid)
+        session = self.sessions.get(shard_id)
         requests.open(gid, nonce)
         self._member_waiters[nonce] = future
+        self._member_sessions[nonce] = (shard_id, session.session_id if session else None)
         try:
             async with asyncio.timeout(timeout):
-                await self.send(Op.REQUEST_GUILD_MEMBERS, d, shard_id=self.shard_for(gid))
+                await self.send(Op.REQUEST_GUILD_MEMBERS, d, shard_id=shard_id)
                 return await future
         except TimeoutError:
             progress = requests.progress(nonce)
@@ -227,13 +237,18 @@ class Client(_RuntimeClient):
             ) from None
         finally:
             self._member_waiters.pop(nonce, None)
+            self._member_sessions.pop(nonce, None)
             requests.cancel(nonce)
 
     def _new_nonce(self) -> str:
         return f"t{next(self._nonces):x}.{self._rng.getrandbits(_NONCE_RANDOM_BITS):x}"
 
     def _settle_member_requests(self, event: Event) -> None:
-        """Consumer (after the cache): resolve the requests the last chunk finished."""
+        """Consumer (after the cache): resolve the requests the last chunk finished, and
+        fail those of a session that was replaced (their chunks will never come)."""
+        if isinstance(event, Connected) and not event.resumed and self._member_sessions:
+            self._fail_lost_requests(event)
+            return
         if not isinstance(event, Dispatch) or event.name not in (
             "GUILD_MEMBERS_CHUNK",
             "RATE_LIMITED",
@@ -253,6 +268,23 @@ class Client(_RuntimeClient):
                 )
             else:
                 future.set_result(outcome)
+
+    def _fail_lost_requests(self, event: Connected) -> None:
+        for nonce, (shard_id, session_id) in list(self._member_sessions.items()):
+            future = self._member_waiters.get(nonce)
+            if shard_id != event.shard_id or session_id == event.session_id or future is None:
+                continue
+            if not future.done():
+                progress = self.cache.member_requests.cancel(nonce)
+                guild_id = progress.guild_id if progress is not None else 0
+                future.set_exception(
+                    MemberRequestError(
+                        f"member request {nonce}: its session ended before the answer "
+                        "(chunks are not replayed to a new session); ask again",
+                        guild_id=guild_id,
+                        nonce=nonce,
+                    )
+                )
 
     # ------------------------------------------------------------------ chunk at startup
     def _hold_ready(self, event: Ready) -> bool:

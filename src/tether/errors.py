@@ -391,7 +391,7 @@ class MemberRequestTimeout(MemberRequestError):
         members_received: int = 0,
     ) -> None:
         if chunk_count is None:
-            got = "no answer at all (a full list needs the GUILD_MEMBERS intent)"
+            got = "no chunk at all (a full list without GUILD_MEMBERS is answered by silence)"
         else:
             got = f"{chunks_received} of {chunk_count} chunks ({members_received} members)"
         super().__init__(

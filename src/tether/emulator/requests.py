@@ -126,10 +126,10 @@ class RequestHandlers:
             for i in range(count)
         )  # fmt: skip
         fault = hub.take_chunk_fault()
-        if fault is None and hub.config.member_chunk_delay_s <= 0:
+        if count == 1 and fault is None and hub.config.member_chunk_delay_s <= 0:
             for payload in chunks:
                 self._reply(session, "GUILD_MEMBERS_CHUNK", payload)
-        else:
+        else:  # several chunks: sent from a task that lets heartbeats through between them
             hub.spawn(
                 self._send_chunks(session, chunks, fault),
                 f"emulator member chunks (conn {self.conn.id})",
@@ -190,7 +190,7 @@ class RequestHandlers:
                     return
                 if fault.pause_s:
                     await asyncio.sleep(fault.pause_s)
-            elif index and delay > 0:
+            elif index:
                 await asyncio.sleep(delay)
             if session.state is SessionState.INVALID:
                 return

@@ -443,10 +443,11 @@ class World:
 
     def _choose_users(self, count: int, guild_index: int) -> list[User]:
         """The users of a new guild: drawn from the shared pool, or made for it."""
+        chosen: list[User] = []
         if self.shared_users:
-            return self.rng.sample(list(self.users.values()), min(count, len(self.users)))
-        made = []
-        for i in range(count):
+            chosen = self.rng.sample(list(self.users.values()), min(count, len(self.users)))
+        made = chosen  # beyond the shared pool (or without one), users of the guild's own
+        for i in range(len(chosen), count):
             name = f"{_NAMES[i % len(_NAMES)]}{guild_index}x{i}"
             user = User(id=self._seed_id(), username=name, global_name=name.capitalize())
             self.users[user.id] = user
