@@ -655,8 +655,12 @@ def _hygiene(cell: Cell) -> dict[str, Any]:
 
 
 def _connection_summary(connections: list[dict[str, Any]]) -> dict[str, Any]:
+    modes: dict[str, int] = {}
+    for c in connections:
+        modes[c.get("mode", "?")] = modes.get(c.get("mode", "?"), 0) + 1
     return {
         "count": len(connections),
+        "by_mode": modes,
         "resumes": sum(1 for c in connections if c.get("resume")),
         "incomplete": sum(1 for c in connections if c.get("identify") and not c.get("completed")),
         "heartbeats": sum(c.get("heartbeats", 0) for c in connections),
