@@ -152,3 +152,18 @@ def test_a_small_run_of_every_kind(tmp_path: Path) -> None:
     connections = report["firehose_connections"]
     assert connections["count"] == 5 and connections["resumes"] == 0
     assert connections["by_mode"] == {"zlib-stream": 4, "zstd-stream": 1}
+
+
+def test_hotpath_stages(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "hotpath.py"), "--events", "300", "--repeat", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    stages = json.loads(proc.stdout.splitlines()[-1])["us_per_event"]
+    assert list(stages) == ["limit", "inflate", "envelope", "protocol", "cache", "dispatch"]
+    assert all(value > 0 for value in stages.values())
