@@ -8,12 +8,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tether.cache.flags import CacheFlags
-from tether.cache.payloads import MemberPayload, member_extra
+from tether.cache.payloads import MemberPayload, PresencePayload, member_extra
 from tether.cache.store import copy_user
 from tether.models import GUILD_FIELDS, Guild, Member, Role, ThreadMember
 
 if TYPE_CHECKING:
     from tether.cache.store import Cache
+
+_THREADS = int(CacheFlags.THREADS)
+_CHANNELS = int(CacheFlags.CHANNELS)
 
 __all__ = [
     "channel_create",
@@ -54,6 +57,11 @@ def ready(cache: Cache, raw: bytes, shard_id: int) -> None:
     cache.unavailable_guilds |= listed
 
 
+_ROLES, _MEMBERS = int(CacheFlags.ROLES), int(CacheFlags.MEMBERS)
+_VOICE, _PRESENCES = int(CacheFlags.VOICE_STATES), int(CacheFlags.PRESENCES)
+_CHANNEL_PARTS = ((int(CacheFlags.CHANNELS), "channels"), (int(CacheFlags.THREADS), "threads"))
+
+
 def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
     """GUILD_CREATE: insert or replace the guild with everything kept (spec 10.3)."""
     payload = cache.decoders.guild_create.decode(raw)
@@ -69,26 +77,20 @@ def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
         member_count=payload.member_count,
         shard_id=shard_id,
     )
-    kept = cache.kept
-    if kept & CacheFlags.ROLES:
+    kept = cache.kept_bits
+    if kept & _ROLES:
         guild.roles = {role.id: role for role in payload.roles}
     old = cache.guilds.get(guild_id)
-    if kept & CacheFlags.MEMBERS:
+    if kept & _MEMBERS:
         _fill_members(cache, guild, payload.members)
-    if kept & CacheFlags.VOICE_STATES:
+    if kept & _VOICE:
         states = guild.voice_states
         for state in payload.voice_states:
             if state.channel_id is not None:
                 states[state.user_id] = state
-    if kept & CacheFlags.PRESENCES:
-        presences = guild.presences
-        users = cache.users
-        for entry in payload.presences:
-            presence = cache.make_presence(entry)
-            if presence is not None and entry.user.id:
-                user = users.get(entry.user.id)  # its id is the one int object kept
-                presences[entry.user.id if user is None else user.id] = presence
-    for part, name in ((CacheFlags.CHANNELS, "channels"), (CacheFlags.THREADS, "threads")):
+    if kept & _PRESENCES:
+        _fill_presences(cache, guild, payload.presences)
+    for part, name in _CHANNEL_PARTS:
         if kept & part:
             for channel in getattr(payload, name):
                 cache.index_channel(guild, channel)
@@ -96,6 +98,30 @@ def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
     cache.unavailable_guilds.discard(guild_id)
     if old is not None:
         cache.release_guild(old, guild)
+
+
+def _fill_presences(cache: Cache, guild: Guild, entries: list[PresencePayload]) -> None:
+    """Presences of the guild stream; the common ones (no activity) are shared records."""
+    presences = guild.presences
+    users = cache.users
+    shared = cache.shared_presences
+    make = cache.make_presence
+    for entry in entries:
+        uid = entry.user.id
+        if not uid or entry.status == "offline":
+            continue
+        if entry.activities:
+            presence = make(entry)
+        else:
+            client = entry.client_status
+            key = (
+                (entry.status,)
+                if client is None
+                else (entry.status, client.desktop, client.mobile, client.web)
+            )
+            presence = shared.get(key) or make(entry)
+        user = users.get(uid)  # its id is the one int object kept
+        presences[uid if user is None else user.id] = presence  # type: ignore[assignment]
 
 
 def _fill_members(cache: Cache, guild: Guild, members_in: list[MemberPayload]) -> None:
@@ -124,12 +150,20 @@ def _fill_members(cache: Cache, guild: Guild, members_in: list[MemberPayload]) -
             roles = role_sets.setdefault(roles, roles)
         if uid in members:  # listed twice: keep one reference
             cache.release_user(uid)
+        if (
+            payload.avatar is None
+            and payload.premium_since is None
+            and payload.communication_disabled_until is None
+            and not payload.flags
+            and not payload.pending
+            and not payload.deaf
+            and not payload.mute
+        ):
+            extra = None
+        else:
+            extra = member_extra(payload)
         members[uid] = Member(
-            user=user,
-            roles=roles,
-            joined_at=payload.joined_at,
-            nick=payload.nick,
-            extra=member_extra(payload),
+            user=user, roles=roles, joined_at=payload.joined_at, nick=payload.nick, extra=extra
         )
 
 
@@ -148,7 +182,7 @@ def guild_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
         return
     for name in GUILD_FIELDS:
         setattr(guild, name, getattr(payload, name))
-    if cache.kept & CacheFlags.ROLES and isinstance(payload.roles, list):
+    if cache.kept_bits & _ROLES and isinstance(payload.roles, list):
         guild.roles = {role.id: role for role in payload.roles}
 
 
@@ -189,8 +223,8 @@ def channel_create(cache: Cache, raw: bytes, _shard_id: int) -> None:
     channel = cache.decoders.channel.decode(raw)
     if not channel.id:
         return
-    kept = cache.kept
-    if not kept & (CacheFlags.THREADS if channel.is_thread else CacheFlags.CHANNELS):
+    kept = cache.kept_bits
+    if not kept & (_THREADS if channel.is_thread else _CHANNELS):
         return
     if channel.guild_id is None:
         cache.index_channel(None, channel)

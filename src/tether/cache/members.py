@@ -17,6 +17,10 @@ from tether.models import Member, Presence, Snowflake, VoiceState
 if TYPE_CHECKING:
     from tether.cache.store import Cache
 
+_MEMBERS = int(CacheFlags.MEMBERS)
+_PRESENCES = int(CacheFlags.PRESENCES)
+_VOICE_STATES = int(CacheFlags.VOICE_STATES)
+
 __all__ = [
     "guild_member_add",
     "guild_member_remove",
@@ -102,9 +106,9 @@ def guild_members_chunk(cache: Cache, raw: bytes, _shard_id: int) -> None:
     """GUILD_MEMBERS_CHUNK: keep the members (and presences); feed the open request."""
     payload = cache.decoders.members_chunk.decode(raw)
     guild = cache.guilds.get(payload.guild_id)
-    kept = cache.kept
+    kept = cache.kept_bits
     members = [to_member(p) for p in payload.members if p.user.id]
-    if guild is not None and kept & CacheFlags.MEMBERS:
+    if guild is not None and kept & _MEMBERS:
         put = cache.put_member
         members = [m for m in (put(guild, member) for member in members) if m is not None]
     presences: dict[Snowflake, Presence] = {}
@@ -112,7 +116,7 @@ def guild_members_chunk(cache: Cache, raw: bytes, _shard_id: int) -> None:
         presence = cache.make_presence(entry)
         if presence is not None and entry.user.id:
             presences[entry.user.id] = presence
-    if guild is not None and kept & CacheFlags.PRESENCES:
+    if guild is not None and kept & _PRESENCES:
         guild.presences.update(presences)
     cache.member_requests.chunk(
         guild_id=payload.guild_id,
@@ -143,7 +147,7 @@ def presence_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
     if not uid:
         return
     cache.update_partial_user(payload.user)
-    if not cache.kept & CacheFlags.PRESENCES or payload.guild_id is None:
+    if not cache.kept_bits & _PRESENCES or payload.guild_id is None:
         return
     guild = cache.guilds.get(payload.guild_id)
     if guild is None:
@@ -161,11 +165,11 @@ def voice_state_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
     guild = cache.guilds.get(payload.guild_id) if payload.guild_id is not None else None
     if guild is None or not payload.user_id:
         return
-    kept = cache.kept
+    kept = cache.kept_bits
     member = payload.member
-    if member is not None and kept & CacheFlags.MEMBERS and member.user.id:
+    if member is not None and kept & _MEMBERS and member.user.id:
         cache.put_member(guild, to_member(member))
-    if not kept & CacheFlags.VOICE_STATES:
+    if not kept & _VOICE_STATES:
         return
     if payload.channel_id is None:
         guild.voice_states.pop(payload.user_id, None)

@@ -16,6 +16,9 @@ from tether.models import Message
 if TYPE_CHECKING:
     from tether.cache.store import Cache
 
+_MEMBERS = int(CacheFlags.MEMBERS)
+_MESSAGES = int(CacheFlags.MESSAGES)
+
 __all__ = ["message_create", "message_delete", "message_delete_bulk", "message_update"]
 
 _MESSAGE_FIELDS = tuple(f for f in Message.__struct_fields__ if f not in ("author", "mentions"))
@@ -39,13 +42,13 @@ def message_create(cache: Cache, raw: bytes, _shard_id: int) -> None:
     channel = cache.channels.get(payload.channel_id)
     if channel is not None:
         channel.last_message_id = payload.id
-    kept = cache.kept
+    kept = cache.kept_bits
     partial = payload.member
-    if partial is not None and payload.guild_id is not None and kept & CacheFlags.MEMBERS:
+    if partial is not None and payload.guild_id is not None and kept & _MEMBERS:
         guild = cache.guilds.get(payload.guild_id)
         if guild is not None and payload.author.id and payload.webhook_id is None:
             cache.put_member(guild, to_member(partial, payload.author))
-    if not kept & CacheFlags.MESSAGES or not payload.id:
+    if not kept & _MESSAGES or not payload.id:
         return
     message = Message(
         **{name: getattr(payload, name) for name in _MESSAGE_FIELDS},

@@ -107,6 +107,7 @@ class Cache:
         if self.message_cache_size == 0:
             kept &= ~CacheFlags.MESSAGES
         self.kept = kept
+        self.kept_bits = int(kept)
         self.guilds: dict[Snowflake, Guild] = {}
         self.channels: dict[Snowflake, Channel] = {}
         self.users: dict[Snowflake, User] = {}
@@ -118,7 +119,7 @@ class Cache:
         self.decoders = Decoders(kept)
         self._extra_refs: dict[Snowflake, int] = {}
         self._role_sets: dict[Snowflake, dict[tuple[Snowflake, ...], tuple[Snowflake, ...]]] = {}
-        self._presences: dict[tuple[Any, ...], Presence] = {}
+        self.shared_presences: dict[tuple[Any, ...], Presence] = {}
         self._statuses: dict[tuple[Any, ...], ClientStatus] = {}
         self._strings: dict[str, str] = {}
         from tether.cache.handlers import handlers_for  # the handlers import this module
@@ -315,7 +316,11 @@ class Cache:
 
     # ------------------------------------------------------------------ presences
     def make_presence(self, payload: PresencePayload) -> Presence | None:
-        """The presence record for a payload (None when offline); identical ones are shared."""
+        """The presence record for a payload (None when offline).
+
+        Presences without an activity are shared: one record per (status, client status),
+        kept in :attr:`shared_presences`.
+        """
         if payload.status == "offline":
             return None
         status = self.intern_str(payload.status)
@@ -335,10 +340,11 @@ class Cache:
             return Presence(
                 status=status, client_status=shared_status, activities=payload.activities
             )
-        key = (status, client_key)
-        presence = self._presences.get(key)
+        key = (status,) if client_key is None else (status, *client_key)
+        presence = self.shared_presences.get(key)
         if presence is None:
-            presence = self._presences[key] = Presence(status=status, client_status=shared_status)
+            presence = Presence(status=status, client_status=shared_status)
+            self.shared_presences[key] = presence
         return presence
 
     def intern_str(self, value: str) -> str:

@@ -18,6 +18,7 @@ import random
 import zlib
 from typing import Any
 
+import msgspec
 from aiohttp import WSMsgType, web
 
 from tether.emulator.log import EventLog
@@ -60,6 +61,18 @@ def split_zlib_blob(blob: bytes, parts: int) -> list[bytes]:
     return pieces
 
 
+#: A zlib stream header (deflate, 32 KiB window, no preset dictionary).
+_ZLIB_HEADER = b"\x78\x01"
+#: An empty stored deflate block: what a sync flush ends with.
+_EMPTY_STORED = b"\x00\x00\x00\xff\xff"
+
+
+def _stored(data: bytes) -> bytes:
+    """``data`` as one stored (uncompressed) deflate block, at a byte boundary."""
+    size = len(data)
+    return b"\x00" + size.to_bytes(2, "little") + (size ^ 0xFFFF).to_bytes(2, "little") + data
+
+
 def _close_reason(text: str) -> bytes:
     """``text`` as a close reason: UTF-8, at most 123 bytes (RFC 6455 5.5), cut cleanly."""
     return text.encode()[:_MAX_CLOSE_REASON].decode(errors="ignore").encode()
@@ -88,6 +101,7 @@ class _Outbound:
     close_reason: str = ""
     done: asyncio.Future[None] | None = None
     encode: bool = True
+    parts: tuple[bytes, Any, bytes] | None = None
 
 
 @dataclasses.dataclass
@@ -133,6 +147,7 @@ class Connection:
         clock: Any,
         rng: random.Random,
         zlib_level: int = -1,
+        precompressed: dict[int, bytes] | None = None,
     ) -> None:
         self.id = conn_id
         self.ws = ws
@@ -166,6 +181,14 @@ class Connection:
         self._clock = clock
         self._rng = rng
         self._zlib = zlib.compressobj(zlib_level) if compress == "zlib-stream" else None
+        # Independent-payload mode (benchmarks): every payload is compressed with no
+        # reference to the ones before it (full flush), so a body compressed once can be
+        # reused on any connection. The stream stays one valid zlib stream.
+        self._precompressed = precompressed if compress == "zlib-stream" else None
+        self._zlib_level = zlib_level
+        if self._precompressed is not None:
+            self._zlib = zlib.compressobj(zlib_level, zlib.DEFLATED, -15)
+        self._zlib_header_sent = False
         self._zstd: Any = _zstd_compressor() if compress == "zstd-stream" else None
         self._queue: asyncio.Queue[_Outbound] = asyncio.Queue()
         self.writer_task: asyncio.Task[None] = asyncio.create_task(
@@ -201,6 +224,14 @@ class Connection:
         if self.closing:
             return
         op = int(op)
+        reusable = isinstance(d, msgspec.Raw) and not self.unknown_fields
+        if self._precompressed is not None and reusable:
+            prefix = b'{"op":' + str(op).encode() + b',"d":'
+            suffix = b',"s":' + encode_json(s) + b',"t":' + encode_json(t) + b"}"
+            item = _Outbound(prefix + bytes(d) + suffix, False, op=op, t=t, s=s, session=session)
+            item.parts = (prefix, d, suffix)
+            self._queue.put_nowait(item)
+            return
         envelope: dict[str, Any] = {"op": op, "d": d, "s": s, "t": t}
         if self.unknown_fields:
             envelope["_emulator_unknown"] = {"note": "clients must ignore unknown keys"}
@@ -284,6 +315,8 @@ class Connection:
         """The bytes of one message and whether it is binary."""
         if not item.encode:
             return item.body, item.binary
+        if self._precompressed is not None:
+            return self._encode_independent(item), True
         if self._zlib is not None:
             return self._zlib.compress(item.body) + self._zlib.flush(zlib.Z_SYNC_FLUSH), True
         if self._zstd is not None:
@@ -296,6 +329,26 @@ class Connection:
         ):
             return zlib.compress(item.body), True
         return item.body, item.binary
+
+    def _encode_independent(self, item: _Outbound) -> bytes:
+        """Independent-payload zlib-stream: a pre-rendered body is compressed once (then
+        reused), between its envelope's head and tail sent as stored blocks."""
+        assert self._zlib is not None
+        assert self._precompressed is not None
+        if item.parts is not None:
+            prefix, raw, suffix = item.parts
+            piece = self._precompressed.get(id(raw))
+            if piece is None:
+                packer = zlib.compressobj(self._zlib_level, zlib.DEFLATED, -15)
+                piece = packer.compress(bytes(raw)) + packer.flush(zlib.Z_SYNC_FLUSH)
+                self._precompressed[id(raw)] = piece
+            data = _stored(prefix) + piece + _stored(suffix) + _EMPTY_STORED
+        else:
+            data = self._zlib.compress(item.body) + self._zlib.flush(zlib.Z_FULL_FLUSH)
+        if not self._zlib_header_sent:
+            self._zlib_header_sent = True
+            data = _ZLIB_HEADER + data
+        return data
 
     async def _write(self, item: _Outbound) -> None:
         data, binary = self._encode(item)

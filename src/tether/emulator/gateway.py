@@ -57,6 +57,7 @@ async def handle_gateway(hub: Hub, request: web.Request) -> web.WebSocketRespons
         clock=hub.now,
         rng=hub.rng,
         zlib_level=hub.config.zlib_level,
+        precompressed=hub.precompressed if hub.config.prerender_guild_creates else None,
     )
     hub.connections[conn.id] = conn
     peer = request.transport.get_extra_info("peername") if request.transport else None

@@ -125,6 +125,7 @@ class Hub:
         self.member_requests: dict[int, float] = {}
         self.chunk_faults: list[ChunkFault] = []
         self.prerendered: dict[tuple[int, int, int], msgspec.Raw] = {}
+        self.precompressed: dict[int, bytes] = {}
         self._conn_ids = itertools.count(1)
         self._bucket_last: dict[int, float] = {}
         self._budget_reset_at: float | None = None
