@@ -274,14 +274,20 @@ async def test_sigkill_mid_stream_then_restart_resumes_with_the_file_store(
     assert await connected(first) == "connected resumed=False"
     sent = [int((await emu.send_message(channel, f"m{n}"))["id"]) for n in range(30)]
     await until(lambda: len(lines()) >= 30, 10)
-    await asyncio.wait_for(emu.wait_for(lambda r: r.kind == "heartbeat"), 5)
+    # The store is written at most store_interval (50 ms here) after a change: wait for a
+    # write that holds the session, then kill the process mid-stream.
+    await until(lambda: store.exists() and '"session_id"' in store.read_text(), 10)
     first.send_signal(signal.SIGKILL)
     await first.wait()
     killed_at = len(lines())
     sent += [int((await emu.send_message(channel, f"m{n}"))["id"]) for n in range(30, 60)]
     second = await launch()
     try:
-        assert await connected(second) == "connected resumed=True"
+        how = await connected(second)
+        assert how == "connected resumed=True", (
+            store.read_text(),
+            [r.as_dict() for r in emu.log.find(lambda r: r.kind.startswith("resume"))],
+        )
         await until(lambda: {i for _s, i in lines()} == set(sent), 15)
     finally:
         second.send_signal(signal.SIGTERM)

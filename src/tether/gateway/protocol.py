@@ -175,9 +175,24 @@ class ShardProtocol:
         self._bytes_at = now
         self._message_at = now
         self._paused = False
+        self._deadline_moved = False
         self.ended: Verdict | None = None
 
     # ------------------------------------------------------------------ drain side
+    @property
+    def has_output(self) -> bool:
+        """Whether :meth:`data_to_send` has something (lets drivers skip a drain)."""
+        return bool(self._out)
+
+    def take_deadline_moved(self) -> bool:
+        """Whether an input since the last call may have brought :meth:`next_deadline`
+        forward (HELLO, a heartbeat awaiting its ACK, READY, a queued command...); resets it.
+
+        Drivers that sleep until the deadline use it to know when to wake their timer.
+        """
+        moved, self._deadline_moved = self._deadline_moved, False
+        return moved
+
     def data_to_send(self) -> list[bytes | CloseFrame]:
         """Payloads (text frames) and close instructions to carry out, in order."""
         out, self._out = self._out, []
@@ -219,6 +234,7 @@ class ShardProtocol:
         if not self._paused:
             return
         self._paused = False
+        self._deadline_moved = True
         if self._ack_deadline is not None:
             self._ack_deadline = max(self._ack_deadline, now + self._ack_timeout())
         stream = self.session.stream
@@ -325,6 +341,7 @@ class ShardProtocol:
         if len(self._commands) >= _MAX_QUEUED_COMMANDS:
             raise InvalidState("too many commands queued behind the send rate limit")
         self._commands.append(payload)
+        self._deadline_moved = True
         if self.phase is Phase.CONNECTED:
             self._flush_commands(now)
 
@@ -380,6 +397,7 @@ class ShardProtocol:
             return
         self.heartbeat_interval = interval / 1000.0
         self._next_heartbeat = now + self.heartbeat_interval * self._rng.random()
+        self._deadline_moved = True
         self.phase = Phase.HANDSHAKING
         session = self.session
         token = self.config.token.reveal()
@@ -503,6 +521,7 @@ class ShardProtocol:
         session.begin(session_id=session_id, resume_url=resume_url, user=user, now=now)
         session.seq = frame.s
         session.stream.start(guild_ids, now)
+        self._deadline_moved = True
         self.phase = Phase.CONNECTED
         self._events.append(Connected(shard_id=self.shard_id, session_id=session_id, resumed=False))
         return True
@@ -570,6 +589,7 @@ class ShardProtocol:
         if self._heartbeat_sent_at is None:
             self._heartbeat_sent_at = now
             self._ack_deadline = now + self._ack_timeout()
+            self._deadline_moved = True
 
     def _transfer_in_progress(self, now: float) -> bool:
         """Data is still arriving, so the ACK may be queued behind it: defer the verdict.

@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +94,7 @@ class Dispatcher:
 
     def __init__(self, *, max_queued: int = 10_000, max_running: int = 1_000) -> None:
         self._handlers: dict[EventKey, list[Handler]] = {}
+        self._routes: dict[tuple[type[Event], str | None], list[Handler]] = {}
         self.consumers: list[Consumer] = []
         self.max_queued = max(1, max_queued)
         self.max_running = max(1, max_running)
@@ -115,11 +116,13 @@ class Dispatcher:
     def add(self, key: EventKey, handler: Handler) -> None:
         """Register ``handler`` for an event class or a dispatch name."""
         self._handlers.setdefault(key, []).append(handler)
+        self._routes.clear()
 
     def remove(self, key: EventKey, handler: Handler) -> None:
         """Unregister a handler (no error if it was not registered)."""
         with contextlib.suppress(KeyError, ValueError):
             self._handlers[key].remove(handler)
+        self._routes.clear()
 
     def handler_names(self) -> dict[Any, str]:
         """Code object of every registered handler -> its qualified name (for the watchdog)."""
@@ -141,8 +144,13 @@ class Dispatcher:
 
     def put(self, event: Event) -> None:
         """Queue an event for delivery; callable from any thread, never blocks."""
+        self.put_many((event,))
+
+    def put_many(self, events: Sequence[Event]) -> None:
+        """Queue several events in order, with one lock and at most one wake-up."""
+        received = time.monotonic()
         with self._lock:
-            self._queue.append((event, time.monotonic()))
+            self._queue.extend([(event, received) for event in events])
             depth = len(self._queue)
             schedule = not self._scheduled and self._loop is not None
             if schedule:
@@ -159,6 +167,11 @@ class Dispatcher:
     def full(self) -> bool:
         """Whether producers should wait before reading more from their socket."""
         return len(self._queue) >= self.max_queued
+
+    @property
+    def room(self) -> int:
+        """How many more events fit before producers are asked to wait."""
+        return self.max_queued - len(self._queue)
 
     @property
     def depth(self) -> int:
@@ -188,15 +201,24 @@ class Dispatcher:
         with self._lock:
             self._scheduled = False
         now = time.monotonic()
+        stats = self.stats
+        queue = self._queue
         while len(self._tasks) < self.max_running:
             with self._lock:
-                if not self._queue:
+                take = min(len(queue), self.max_running - len(self._tasks))
+                batch = [queue.popleft() for _ in range(take)]
+            if not batch:
+                break
+            for index, (event, received) in enumerate(batch):
+                if len(self._tasks) >= self.max_running:
+                    # The handlers of earlier events filled the room: put the rest back.
+                    with self._lock:
+                        queue.extendleft(reversed(batch[index:]))
                     break
-                event, received = self._queue.popleft()
-            lag = now - received
-            self.stats.last_lag = lag
-            self.stats.max_lag = max(self.stats.max_lag, lag)
-            self._deliver(event)
+                lag = now - received
+                stats.last_lag = lag
+                stats.max_lag = max(stats.max_lag, lag)
+                self._deliver(event)
         self.stats.queue_depth = len(self._queue)
         self._wake_writers()
         if self._idle is not None:
@@ -229,13 +251,22 @@ class Dispatcher:
                 consumer(event)
             except Exception:
                 log.exception("consumer %r failed on %s", consumer, event_name(event))
+        if self._waiters:
+            self._resolve_waiters(event, self._keys(event))
+        route = (type(event), event.name if isinstance(event, Dispatch) else None)
+        handlers = self._routes.get(route)
+        if handlers is None:
+            handlers = self._routes[route] = [
+                h for key in self._keys(event) for h in self._handlers.get(key, ())
+            ]
+        for handler in handlers:
+            self._start(handler, event)
+
+    @staticmethod
+    def _keys(event: Event) -> list[EventKey]:
         keys: list[EventKey] = [event.name] if isinstance(event, Dispatch) else []
         keys.extend(cls for cls in type(event).__mro__ if cls is not object)
-        if self._waiters:
-            self._resolve_waiters(event, keys)
-        for key in keys:
-            for handler in self._handlers.get(key, ()):
-                self._start(handler, event)
+        return keys
 
     def wait_for(self, key: EventKey, check: Callable[[Any], bool] | None) -> asyncio.Future[Any]:
         """A future resolved with the next event matching ``key`` (and ``check``)."""

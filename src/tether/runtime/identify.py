@@ -73,7 +73,8 @@ class LocalIdentifyQueue:
         """See :meth:`IdentifyQueue.identified`."""
         bucket = self._held.pop(shard_id, None)
         if bucket is not None:
-            self._next[bucket] = now + self.window
+            # A tenth of a window of slack: the gateway measures arrival, not our send time.
+            self._next[bucket] = now + self.window * 1.1
             self._locks[bucket].release()
 
     def release(self, shard_id: int) -> None:

@@ -194,6 +194,7 @@ class Manager:
                 base_url=self.base_url,
                 http=self._http,
                 emit=self._dispatcher.put,
+                emit_many=self._dispatcher.put_many,
                 rng=self._rng,
                 backoff=Backoff(**self._backoff),
                 session=self.sessions.setdefault(sid, Session()),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sized
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from tether.gateway.backoff import Backoff, Rng
 from tether.gateway.events import (
     Connected,
     Disconnected,
+    Dispatch,
     Event,
     GuildAvailable,
     GuildUnavailable,
@@ -56,6 +57,12 @@ log = logging.getLogger("tether.runtime")
 #: How long a close to a peer believed dead may take (the frame is written at once).
 _DEAD_PEER_CLOSE_WAIT = 0.05
 
+#: Events of the core that stay inside the driver.
+_INTERNAL = (HelloReceived, ConnectionEnded)
+
+#: Messages whose events are handed out together when more are already parsed.
+_MAX_BATCH = 64
+
 _SETTLED = (ShardState.CONNECTED, ShardState.READY, ShardState.STOPPED)
 
 
@@ -65,6 +72,11 @@ class FlowControl(Protocol):
     @property
     def full(self) -> bool:
         """Whether the reader should wait before taking more messages."""
+        ...
+
+    @property
+    def room(self) -> int:
+        """How many more events fit before it is full."""
         ...
 
     async def wait_writable(self) -> None:
@@ -105,6 +117,7 @@ class Shard:
         close_timeout: seconds to wait for the server's answer to our close frame.
         identify_gate: paces IDENTIFYs per concurrency bucket.
         flow: the consumers' backpressure; the reader waits while it is full.
+        emit_many: like ``emit`` for several events at once (one hand-off instead of many).
     """
 
     def __init__(
@@ -121,6 +134,7 @@ class Shard:
         close_timeout: float = 1.0,
         identify_gate: IdentifyQueue | None = None,
         flow: FlowControl | None = None,
+        emit_many: Callable[[list[Event]], None] | None = None,
     ) -> None:
         self.config = config
         self.shard_id = config.shard_id
@@ -130,13 +144,13 @@ class Shard:
         self._base_url = base_url
         self.http = http
         self._emit = emit
+        self._emit_many = emit_many or self._emit_each
         self._rng = rng
         self._backoff = backoff
         self._connect_timeout = connect_timeout
         self._close_timeout = close_timeout
         self._identify_gate: IdentifyQueue = identify_gate or LocalIdentifyQueue()
         self._flow = flow
-        self._planned: float | None = None  # the deadline the timer task sleeps until
         self._proto: ShardProtocol | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._wake = asyncio.Event()
@@ -146,6 +160,10 @@ class Shard:
         self._retry_in: float | None = None
         self._resume_url_failures = 0
         self.on_state: Callable[[Shard], None] | None = None
+
+    def _emit_each(self, events: list[Event]) -> None:
+        for event in events:
+            self._emit(event)
 
     # ------------------------------------------------------------------ public
     @property
@@ -376,15 +394,30 @@ class Shard:
 
     async def _reader(self, ws: aiohttp.ClientWebSocketResponse, proto: ShardProtocol) -> None:
         flow = self._flow
+        pending = _parsed_messages(ws)
+        data_kinds = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
+        batched = 0
         while proto.phase is not Phase.CLOSED:
             if flow is not None and flow.full:
+                self._handle_events(proto)
                 await self._wait_for_room(flow, proto)
             msg = await ws.receive()
             now = loop_time()
             kind = msg.type
-            if kind is aiohttp.WSMsgType.BINARY or kind is aiohttp.WSMsgType.TEXT:
+            if kind in data_kinds:
                 proto.receive_message(msg.data, now=now)
-            elif kind is aiohttp.WSMsgType.CLOSE:
+                if proto.take_deadline_moved():
+                    self._wake.set()
+                if proto.has_output:
+                    await self._drain(ws, proto)
+                elif pending and batched < _MAX_BATCH and (flow is None or batched < flow.room):
+                    # More messages are already parsed: hand their events out together.
+                    batched += 1
+                else:
+                    batched = 0
+                    self._handle_events(proto)
+                continue
+            if kind is aiohttp.WSMsgType.CLOSE:
                 proto.receive_closed(msg.data, str(msg.extra or ""), now=now)
             elif kind in (
                 aiohttp.WSMsgType.CLOSING,
@@ -399,12 +432,6 @@ class Shard:
                     return
                 proto.receive_closed(ws.close_code, now=now)
             await self._drain(ws, proto)
-            # Wake the timer when this message brought a deadline forward (HELLO starts
-            # heartbeats, an op 1 or a command may be due); later deadlines can wait.
-            deadline = proto.next_deadline()
-            planned = self._planned
-            if deadline is not None and (planned is None or deadline < planned):
-                self._wake.set()
         self._wake.set()
 
     async def _wait_for_room(self, flow: FlowControl, proto: ShardProtocol) -> None:
@@ -424,7 +451,7 @@ class Shard:
             wake.clear()
             # Carry out whatever other tasks queued in the core (stop(), commands).
             await self._drain(ws, proto)
-            deadline = self._planned = proto.next_deadline()
+            deadline = proto.next_deadline()
             if proto.ended is not None:  # closed during the drain
                 return
             if deadline is None:
@@ -466,7 +493,17 @@ class Shard:
         proto.receive_closed(ws.close_code, now=loop_time())
 
     def _handle_events(self, proto: ShardProtocol) -> None:
-        for event in proto.events_received():
+        events = proto.events_received()
+        if not events:
+            return
+        # Every event is queued before any state moves, so that whoever awaits a milestone
+        # (wait_until_ready) finds the events that led to it already handed out.
+        public = [e for e in events if type(e) is Dispatch or not isinstance(e, _INTERNAL)]
+        if public:
+            self._emit_many(public)
+        for event in events:
+            if type(event) is Dispatch:  # the common case: no logging, no state change
+                continue
             if isinstance(event, HelloReceived):
                 log.debug(
                     "shard %d: HELLO (heartbeat every %.3f s), sent %s",
@@ -477,13 +514,8 @@ class Shard:
                 if not event.resuming:
                     self._identify_gate.identified(self.shard_id, loop_time())
                 self._transition(Trigger.HELLO_RESUME if event.resuming else Trigger.HELLO_IDENTIFY)
-            elif isinstance(event, ConnectionEnded):
-                pass
-            else:
+            elif not isinstance(event, ConnectionEnded):
                 _log_event(event)
-                # The event is queued before the state moves, so that whoever awaits the
-                # milestone finds the event's handlers already started.
-                self._emit(event)
                 if isinstance(event, Connected):
                     self._backoff.connected(loop_time())
                     self._transition(Trigger.RESUMED if event.resumed else Trigger.READY)
@@ -540,3 +572,13 @@ def _watch_progress(ws: aiohttp.ClientWebSocketResponse, proto: ShardProtocol) -
         log.debug("aiohttp offers no read callback; large-payload zombie grace disabled")
         return
     handler._data_received_cb = lambda: proto.receive_progress(loop_time())
+
+
+def _parsed_messages(ws: aiohttp.ClientWebSocketResponse) -> Sized:
+    """aiohttp's queue of messages parsed and not yet received (empty if not reachable).
+
+    Only its length is read, to batch the hand-off of events; aiohttp does not make it
+    public, so without it every message is handed out on its own (correct, just slower).
+    """
+    queue = getattr(getattr(ws, "_reader", None), "_buffer", None)
+    return queue if isinstance(queue, Sized) else ()
