@@ -314,9 +314,15 @@ class ShardProtocol:
             )
             return
         if self._next_heartbeat is not None and now >= self._next_heartbeat:
-            self._send_heartbeat(now)
-            interval = self.heartbeat_interval or 0.0
-            self._next_heartbeat = max(self._next_heartbeat + interval, now + interval / 2)
+            waiting = self._heartbeat_sent_at is not None and self._ack_deadline is not None
+            if waiting and not self._paused:
+                # Spec 3.2: never send beat N+1 while N is unacknowledged; judge N first.
+                assert self._ack_deadline is not None
+                self._next_heartbeat = max(now, self._ack_deadline)
+            else:
+                self._send_heartbeat(now)
+                interval = self.heartbeat_interval or 0.0
+                self._next_heartbeat = max(self._next_heartbeat + interval, now + interval / 2)
         if self.phase is Phase.CONNECTED:
             if not self._paused:
                 self._check_guild_stream(now)
@@ -366,6 +372,9 @@ class ShardProtocol:
     def _handle(self, frame: Frame, now: float) -> None:
         op = frame.op
         if op == Op.DISPATCH:
+            if self.phase is Phase.AWAITING_HELLO:  # spec 1.4: HELLO comes first
+                self._fail(f"dispatch {frame.t!r} before HELLO")
+                return
             self._on_dispatch(frame, now)
         elif op == Op.HEARTBEAT_ACK:
             self._on_ack(now)
