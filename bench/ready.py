@@ -28,7 +28,7 @@ import json
 import time
 from typing import Any
 
-from guildbench import WORLDS, log, measure, pick_worlds, versions
+from guildbench import WORLDS, WorldRuns, log, measure, pick_worlds, versions
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
         runs = args.runs if world.guilds <= 1000 else max(1, args.runs - 1)
         measured = measure(world, ["tether", "discordpy", "floor"], runs)
 
-        def med(lib: str, key: str) -> float:
+        def med(lib: str, key: str, measured: WorldRuns = measured) -> float:
             return round(measured.median(lib, lambda r: float(r[key])), 3)
 
         floor = med("floor", "floor_s")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from tether.cache.flags import CacheFlags
-from tether.cache.payloads import to_member
+from tether.cache.payloads import MemberPayload, MessageCreate, member_extra, to_member
 from tether.models import Message
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ _MESSAGES = int(CacheFlags.MESSAGES)
 
 __all__ = ["message_create", "message_delete", "message_delete_bulk", "message_update"]
 
-_MESSAGE_FIELDS = tuple(f for f in Message.__struct_fields__ if f not in ("author", "mentions"))
 _UPDATE_FIELDS = (
     "content",
     "edited_timestamp",
@@ -37,25 +36,61 @@ _UPDATE_FIELDS = (
 
 def message_create(cache: Cache, raw: bytes, _shard_id: int) -> None:
     """MESSAGE_CREATE: the channel's ``last_message_id``, the author's member record, and
-    (when messages are kept) the message itself."""
-    payload = cache.decoders.message_create.decode(raw)
-    channel = cache.channels.get(payload.channel_id)
+    (when messages are kept) the message itself. The hottest path of the cache."""
+    p = cache.decoders.message_create.decode(raw)
+    channel = cache.channels.get(p.channel_id)
     if channel is not None:
-        channel.last_message_id = payload.id
+        channel.last_message_id = p.id
     kept = cache.kept_bits
-    partial = payload.member
-    if partial is not None and payload.guild_id is not None and kept & _MEMBERS:
-        guild = cache.guilds.get(payload.guild_id)
-        if guild is not None and payload.author.id and payload.webhook_id is None:
-            cache.put_member(guild, to_member(partial, payload.author))
-    if not kept & _MESSAGES or not payload.id:
+    partial = p.member
+    if partial is not None and p.guild_id is not None and kept & _MEMBERS:
+        _note_author_member(cache, p, partial)
+    if not kept & _MESSAGES or not p.id:
         return
-    message = Message(
-        **{name: getattr(payload, name) for name in _MESSAGE_FIELDS},
-        author=cache.intern_user(payload.author),
-        mentions=tuple(user.id for user in payload.mentions),
+    mentions = p.mentions
+    cache.remember_message(
+        Message(
+            id=p.id,
+            channel_id=p.channel_id,
+            guild_id=p.guild_id,
+            author=cache.intern_user(p.author),
+            content=p.content,
+            timestamp=p.timestamp,
+            edited_timestamp=p.edited_timestamp,
+            tts=p.tts,
+            mention_everyone=p.mention_everyone,
+            mentions=tuple([user.id for user in mentions]) if mentions else (),
+            mention_roles=p.mention_roles,
+            attachments=p.attachments,
+            embeds=p.embeds,
+            pinned=p.pinned,
+            type=p.type,
+            flags=p.flags,
+            webhook_id=p.webhook_id,
+            application_id=p.application_id,
+            message_reference=p.message_reference,
+        )
     )
-    cache.remember_message(message)
+
+
+def _note_author_member(cache: Cache, p: MessageCreate, partial: MemberPayload) -> None:
+    """Keep the author's member record current (only when it changed: the common case is
+    a known member whose roles and nickname are the same)."""
+    guild = cache.guilds.get(p.guild_id or 0)
+    author = p.author
+    if guild is None or not author.id or p.webhook_id is not None:
+        return
+    current = guild.members.get(author.id)
+    if (
+        current is not None
+        and current.nick == partial.nick
+        and current.roles == partial.roles
+        and current.joined_at == partial.joined_at
+        and current.extra == member_extra(partial)
+        and current.user == author
+    ):
+        return
+    cache.put_member(guild, to_member(partial, author))
 
 
 def message_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
@@ -69,7 +104,7 @@ def message_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
         if value is not msgspec.UNSET:
             setattr(message, name, value)
     if payload.mentions is not msgspec.UNSET:
-        message.mentions = tuple(user.id for user in payload.mentions)
+        message.mentions = tuple([user.id for user in payload.mentions])
 
 
 def message_delete(cache: Cache, raw: bytes, _shard_id: int) -> None:
