@@ -116,7 +116,7 @@ class Client(_RuntimeClient):
         super().__init__(token, **options)
         if chunk_timeout < 0:
             raise ConfigError("chunk_timeout must not be negative")
-        self.cache = cache or Cache(
+        self.cache = cache if cache is not None else Cache(
             cache_flags, intents=int(self.intents), message_cache_size=message_cache_size
         )
         plain = self._dispatcher

@@ -1,5 +1,6 @@
 """Property (hypothesis): any sequence of world changes, applied in the emulator and streamed
-to a real client, leaves ``client.cache`` equal to the emulator's world (spec 10).
+to a real client, leaves ``client.cache`` equal to the emulator's world (spec 10), across
+lost connections (resume and replay) and new sessions (a new READY and guild stream).
 
 Each example runs a fresh emulator and client on loopback; an operation is a name and two
 numbers that pick its targets among whatever exists when it runs (so every drawn sequence
@@ -28,6 +29,7 @@ OPS = (
     "create_role", "update_role", "delete_role", "create_channel", "update_channel",
     "delete_channel", "create_thread", "delete_thread", "update_guild", "send_message",
     "edit_message", "delete_message", "bulk_delete", "join_guild", "leave_guild",
+    "drop", "reidentify",
 )  # fmt: skip
 
 operations = st.lists(
@@ -44,8 +46,9 @@ def _pick(items: list[Any], n: int) -> Any:
 class Scenario:
     """Runs drawn operations against one emulator, remembering every message sent."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Emulator, client: tether.Client) -> None:
         self.emu = emu
+        self.client = client
         self.sent: list[int] = []
 
     def guild(self, n: int) -> Guild | None:
@@ -115,6 +118,17 @@ class Scenario:
             await emu.join_guild()
         elif name == "leave_guild" and len(emu.world.guilds) > 1:
             await emu.leave_guild(gid)
+        elif name == "drop":  # TCP lost: changes made meanwhile are replayed on RESUME
+            resumed = asyncio.ensure_future(self.client.wait_for(tether.Resumed, timeout=10))
+            await asyncio.sleep(0)
+            emu.faults.drop()
+            changes.update_guild(gid, name=f"while away {b}")
+            await resumed
+        elif name == "reidentify":  # the session is gone: a new READY and guild stream
+            ready = asyncio.ensure_future(self.client.wait_for(tether.Ready, timeout=10))
+            await asyncio.sleep(0)
+            emu.faults.invalid_session(resumable=False)
+            await ready
 
     def expected_messages(self) -> dict[int, Any]:
         """The newest messages the cache can hold, minus deleted ones and left guilds."""
@@ -143,11 +157,14 @@ async def scenario(ops: list[tuple[str, int, int]]) -> None:
             message_cache_size=MESSAGE_CACHE,
             identify_window=0.0,
             handler_grace=0.1,
+            invalid_session_wait=(0.0, 0.01),
+            reconnect_base=0.01,
+            stable_after=0.0,
         )
         await client.start()
         try:
             await client.wait_until_ready(timeout=10)
-            runner = Scenario(emu)
+            runner = Scenario(emu, client)
             for op in ops:
                 await runner.run(*op)
             await sync(emu, client)
