@@ -7,7 +7,14 @@ Each docstring names the spec section, what happens today, and the proposed fix.
 
 from __future__ import annotations
 
-from tether.gateway import Phase, Session
+import pytest
+
+from tether.gateway import (
+    Connected,
+    Phase,
+    Session,
+    SessionLost,
+)
 
 from .helpers import Pump, make_config
 
@@ -16,6 +23,7 @@ _BEFORE_HELLO = (
     "without a handshake or heartbeats, a dispatch moves the resume seq"
 )
 _UNACKED_BEAT = "the next heartbeat goes out while the previous one is unacknowledged"
+_CROSSED = "a RESUMED answering IDENTIFY, or a READY answering RESUME, is accepted"
 
 
 class TestBeforeHello:
@@ -87,3 +95,47 @@ class TestUnacknowledgedBeat:
             out += pump.tick(max(later, pump.now))
         assert out.heartbeats() == []
         assert [c.code for c in out.closes] == [4000]
+
+
+class TestCrossedHandshake:
+    """Spec 2.5 / 2.8: READY answers IDENTIFY, RESUMED answers RESUME, never the other.
+
+    Today ``_on_dispatch`` takes either in any phase. A RESUMED while identifying moves the
+    socket to CONNECTED with no session (no READY came, so ``Ready`` never fires) and emits
+    ``Connected(resumed=True)``, whose ``RESUMED`` trigger the shard's state table refuses
+    in ``identifying``: the shard stays ``identifying`` (never READY) for as long as the
+    socket lives, while dispatches flow. A READY while resuming replaces the session being
+    resumed without a ``SessionLost`` (its events after the client's seq are never
+    reported), and the shard stays ``resuming`` (``READY`` and ``GUILDS_COMPLETE`` are
+    refused there). Discord never sends either; a proxy or a server bug could, and the
+    client must not hang on it. Proposed fix, at the top of ``_on_dispatch``: when
+    ``self.phase is Phase.HANDSHAKING`` and either ``frame.t == "READY" and
+    self._resuming`` or ``frame.t == "RESUMED" and not self._resuming``:
+    ``self._fail(f"{frame.t} does not answer the handshake"); return`` (close 4000, then
+    resume or identify again). Tried on a copy: these
+    tests and the two marked pairs of the phase table pass, and the whole suite stays
+    green. (READY on an established connection is accepted on purpose: see
+    test_fixtures.py, which feeds the documented READY to a connected protocol.)
+    """
+
+    @pytest.mark.xfail(strict=True, reason=_CROSSED)
+    def test_a_resumed_answering_identify_does_not_leave_the_shard_identifying(self) -> None:
+        pump = Pump(make_config(compress=None))
+        pump.hello()
+        out = pump.send(pump.server.resumed())
+        # Today: CONNECTED with no session, and Connected(resumed=True), whose RESUMED
+        # trigger the shard's table refuses in "identifying": it stays there, for good.
+        assert pump.phase() is Phase.CLOSING
+        assert out.of(Connected) == []
+
+    @pytest.mark.xfail(strict=True, reason=_CROSSED)
+    def test_a_ready_answering_resume_does_not_drop_the_session_silently(self) -> None:
+        session = Session(session_id="s1", seq=5, resume_url="wss://resume.example")
+        session.ready_fired = True
+        pump = Pump(make_config(compress=None), session, seq=5)
+        pump.hello()
+        out = pump.send(pump.server.ready([1001], session_id="s2"))
+        replaced = session.session_id == "s2"
+        # Today: s1 is replaced by s2 with no SessionLost, and the shard stays "resuming".
+        assert not replaced or out.of(SessionLost)
+        assert pump.phase() is Phase.CLOSING

@@ -111,6 +111,9 @@ EXPECTED: dict[tuple[str, str], Phase | None] = {
     ("awaiting_hello", "dispatch"): P.CLOSING,
     **{("identifying", i): t for i, t in _LIVE_SERVER.items()},
     **{("resuming", i): t for i, t in _LIVE_SERVER.items()},
+    # RESUMED answers RESUME and READY answers IDENTIFY, never the other (spec 2.5, 2.8).
+    ("identifying", "resumed"): P.CLOSING,
+    ("resuming", "ready"): P.CLOSING,
     **{("connected", i): t for i, t in _LIVE_SERVER.items()},
     **{("closing", i): None for i in INPUTS},
     ("closing", "closed_resumable"): P.CLOSED,
@@ -119,10 +122,18 @@ EXPECTED: dict[tuple[str, str], Phase | None] = {
     **{("closed", i): None for i in INPUTS},
 }
 
+#: Pairs where the protocol differs from the table today (see test_chaos_findings.py).
+KNOWN_BUGS = {("identifying", "resumed"), ("resuming", "ready")}
+_CROSSED = "a RESUMED answering IDENTIFY, or a READY answering RESUME, is accepted"
+
+
 def _pairs() -> list[object]:
     params = []
     for setup, name in itertools.product(SETUPS, INPUTS):
-        params.append(pytest.param(setup, name, id=f"{setup}-{name}"))
+        marks = []
+        if (setup, name) in KNOWN_BUGS:
+            marks.append(pytest.mark.xfail(strict=True, reason=_CROSSED))
+        params.append(pytest.param(setup, name, marks=marks, id=f"{setup}-{name}"))
     return params
 
 

@@ -64,6 +64,8 @@ class ServerFacts:
         invalidated_at: per session id, when it became unresumable (absent: still resumable).
         acked_seq: per session id, the highest seq the client sent in a heartbeat.
         held_session: the session id the client holds at the end (None if none).
+        held_sessions: every session id the client holds at the end (one per shard; a
+            sharded client holds several). ``held_session`` counts as held too.
         sent_at: per ``(session id, seq)``, when the emulator wrote that dispatch (the
             windows' anchors; messages use their own dispatch time instead).
     """
@@ -73,6 +75,11 @@ class ServerFacts:
     acked_seq: dict[str, int]
     held_session: str | None
     sent_at: dict[tuple[str, int], float] = field(default_factory=dict)
+    held_sessions: frozenset[str] = frozenset()
+
+    def holds(self, session_id: str) -> bool:
+        """Whether the client holds ``session_id`` at the end."""
+        return session_id == self.held_session or session_id in self.held_sessions
 
 
 @dataclass(slots=True)
@@ -153,7 +160,7 @@ _EXAMPLES = 20
 def _owed(message: SentMessage, facts: ServerFacts, windows: list[LossWindow]) -> bool:
     """Whether the protocol promised ``message`` to the client (see the module docstring)."""
     for session_id, seq in message.deliveries:
-        if session_id == facts.held_session:
+        if facts.holds(session_id):
             return True
         if session_id not in facts.invalidated_at:
             return True  # still resumable: nothing excuses it yet

@@ -24,7 +24,8 @@ from tether.demo.bot import PING, PONG, Bot
 from tether.demo.faults import ALL_KINDS, KINDS, MARK_EVENT, Expect, FaultKind
 from tether.demo.ledger import Ledger, SentMessage, ServerFacts, account
 from tether.demo.report import DemoResult, FaultRecord, format_seconds, status_line
-from tether.emulator import Emulator, EmulatorConfig, SessionState
+from tether.demo.server import queued_into, server_facts
+from tether.emulator import Emulator, EmulatorConfig
 from tether.errors import TetherError
 from tether.gateway.events import Disconnected, Ready, Resumed, SessionLost
 from tether.gateway.state import ShardState
@@ -240,31 +241,8 @@ class _Demo:
 
     def _facts(self) -> ServerFacts:
         """The emulator's view of every session, taken before the client stops."""
-        log = self.emu.log
-        resumed: dict[str, list[float]] = {}
-        for record in log.find("resume"):
-            if record.session_id is not None:
-                resumed.setdefault(record.session_id, []).append(record.time)
-        invalidated: dict[str, float] = {}
-        for record in log.find("session_invalidated"):
-            if record.session_id is not None:
-                invalidated.setdefault(record.session_id, record.time)
-        for sid, session in self.emu.sessions.items():
-            if session.state is SessionState.INVALID:
-                invalidated.setdefault(sid, self.loop.time())
-        acked: dict[str, int] = {}
-        for record in log.find("heartbeat"):
-            d = record.get("d")
-            if record.session_id is not None and isinstance(d, int):
-                acked[record.session_id] = max(d, acked.get(record.session_id, 0))
         held = self.client.shards[0].session_id if self.client.shards else None
-        anchors = {(w.old_session_id, w.last_seq) for w in self.ledger.windows}
-        sent_at: dict[tuple[str, int], float] = {}
-        for record in log.find("frame_out"):
-            key = (record.session_id or "", record.get("s"))
-            if key in anchors:
-                sent_at.setdefault(key, record.time)
-        return ServerFacts(resumed, invalidated, acked, held, sent_at)
+        return server_facts(self.emu, self.ledger, [held])
 
     def _replies(self) -> dict[str, Any]:
         """Pings and pongs: what the bot answered, as the emulator's REST log recorded it."""
@@ -310,32 +288,18 @@ class _Demo:
                 self._ping_serial += 1
                 channel = self._channels[self._ping_serial % len(self._channels)]
                 content = PING
+            log_mark = self.emu.log.mark()
             message = await self.emu.send_message(channel, content)
             # send_message never yields before dispatching: no other task ran since.
+            queued = queued_into(self.emu, log_mark, str(message["id"]))
             self.ledger.record_sent(
-                SentMessage(int(message["id"]), serial, self.loop.time(), self._queued(message))
+                SentMessage(int(message["id"]), serial, self.loop.time(), queued)
             )
             next_at += interval
             now = self.loop.time()
             if next_at < now - 1.0:
                 next_at = now  # fell behind (a stalled loop): do not burst to catch up
             await asyncio.sleep(max(0.0, next_at - now))
-
-    def _queued(self, message: dict[str, object]) -> tuple[tuple[str, int], ...]:
-        """The (session id, seq) of every session the message was just queued into."""
-        found = []
-        for sid, session in self.emu.sessions.items():
-            if session.state is SessionState.INVALID or not session.buffer:
-                continue
-            last = session.buffer[-1]
-            if (
-                last.t == "MESSAGE_CREATE"
-                and last.s == session.seq
-                and isinstance(last.d, dict)
-                and last.d.get("id") == message["id"]
-            ):
-                found.append((sid, last.s))
-        return tuple(found)
 
     # live status -------------------------------------------------------------------------
 
