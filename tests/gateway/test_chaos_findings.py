@@ -7,8 +7,6 @@ Each docstring names the spec section, what happens today, and the proposed fix.
 
 from __future__ import annotations
 
-import pytest
-
 from tether.gateway import (
     Connected,
     Phase,
@@ -118,7 +116,6 @@ class TestCrossedHandshake:
     test_fixtures.py, which feeds the documented READY to a connected protocol.)
     """
 
-    @pytest.mark.xfail(strict=True, reason=_CROSSED)
     def test_a_resumed_answering_identify_does_not_leave_the_shard_identifying(self) -> None:
         pump = Pump(make_config(compress=None))
         pump.hello()
@@ -128,7 +125,6 @@ class TestCrossedHandshake:
         assert pump.phase() is Phase.CLOSING
         assert out.of(Connected) == []
 
-    @pytest.mark.xfail(strict=True, reason=_CROSSED)
     def test_a_ready_answering_resume_does_not_drop_the_session_silently(self) -> None:
         session = Session(session_id="s1", seq=5, resume_url="wss://resume.example")
         session.ready_fired = True

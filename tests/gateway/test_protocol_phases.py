@@ -122,18 +122,10 @@ EXPECTED: dict[tuple[str, str], Phase | None] = {
     **{("closed", i): None for i in INPUTS},
 }
 
-#: Pairs where the protocol differs from the table today (see test_chaos_findings.py).
-KNOWN_BUGS = {("identifying", "resumed"), ("resuming", "ready")}
-_CROSSED = "a RESUMED answering IDENTIFY, or a READY answering RESUME, is accepted"
-
-
 def _pairs() -> list[object]:
     params = []
     for setup, name in itertools.product(SETUPS, INPUTS):
-        marks = []
-        if (setup, name) in KNOWN_BUGS:
-            marks.append(pytest.mark.xfail(strict=True, reason=_CROSSED))
-        params.append(pytest.param(setup, name, marks=marks, id=f"{setup}-{name}"))
+        params.append(pytest.param(setup, name, id=f"{setup}-{name}"))
     return params
 
 

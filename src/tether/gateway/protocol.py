@@ -473,6 +473,13 @@ class ShardProtocol:
         self._begin_close(RESUMABLE_CLIENT_CLOSE, verdict)
 
     def _on_dispatch(self, frame: Frame, now: float) -> None:
+        if self.phase is Phase.HANDSHAKING and (
+            (frame.t == "READY" and self._resuming) or (frame.t == "RESUMED" and not self._resuming)
+        ):  # spec 2.5/2.8: READY answers IDENTIFY, RESUMED answers RESUME, never crossed
+            self._fail(
+                f"{frame.t} does not answer the {'RESUME' if self._resuming else 'IDENTIFY'}"
+            )
+            return
         session = self.session
         seq = frame.s
         if seq is not None:
