@@ -294,9 +294,9 @@ def _add_chaos(commands: Any) -> None:
     chaos.add_argument(
         "--storms",
         type=float,
-        default=0.3,
+        default=0.35,
         metavar="P",
-        help="probability that a burst is a storm (default 0.3)",
+        help="probability that a burst is a storm of 2-7 faults (default 0.35)",
     )
     chaos.add_argument(
         "--stuck-after",
@@ -318,6 +318,12 @@ def _add_chaos(commands: Any) -> None:
         default=5.0,
         metavar="SECONDS",
         help="live status period (default 5; 0: none)",
+    )
+    chaos.add_argument(
+        "--no-pin-malloc",
+        action="store_true",
+        help="leave glibc's mmap threshold dynamic in the client process (its RSS then keeps "
+        "the high-water mark of big payloads)",
     )
     chaos.add_argument(
         "--json",
@@ -405,6 +411,7 @@ async def _chaos(args: argparse.Namespace) -> int:
         max_rss_growth_pct=args.max_rss_growth,
         status_every=args.status_every,
         quiet=args.quiet,
+        pin_malloc=not args.no_pin_malloc,
     )
     interrupted = asyncio.Event()
     with _stop_signals(interrupted.set):

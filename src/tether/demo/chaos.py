@@ -57,9 +57,12 @@ STOP_TIMEOUT_S = 30.0
 class ChaosOptions:
     """What ``tether chaos`` was asked for (see ``tether chaos --help``).
 
-    The client's waits are scaled down with the emulator's so that a soak can inject
-    thousands of faults per hour: identify window 0.25 s on both sides (Discord: 5 s), op 9
-    wait 0.05-0.25 s (Discord advises 1-5 s), reconnect backoff base 0.1 s, cap 1 s.
+    The client's deliberate waits are scaled down, the emulator's identify window with
+    them, so that a soak injects thousands of faults per hour (recovery times are reported
+    without these waits anyway): identify window 0.2 s on both sides (Discord: 5 s), op 9
+    wait 0.02-0.1 s (Discord advises 1-5 s), reconnect backoff base 0.05 s, cap 0.5 s,
+    stable after 0.05 s (tether's defaults: 1 s, 60 s, 1 s), guild-stream timeout 1 s,
+    HELLO timeout 1.5 s. The emulator's session-start budget is raised to 10 million.
     """
 
     duration: float = 60.0
@@ -70,22 +73,23 @@ class ChaosOptions:
     rate: float = 50.0
     heartbeat_ms: int = 1000
     stuck_after: float = 15.0
-    storm_probability: float = 0.3
-    storm_size: tuple[int, int] = (2, 6)
+    storm_probability: float = 0.35
+    storm_size: tuple[int, int] = (2, 7)
     storm_gap_s: float = 0.08
-    pause_s: float = 0.1
+    pause_s: float = 0.06
     compress: str | None = "zlib-stream"
     max_rss_growth_pct: float = 5.0
     warmup_s: float | None = None
-    identify_window: float = 0.25
-    invalid_session_wait: tuple[float, float] = (0.05, 0.25)
-    reconnect_base: float = 0.1
-    reconnect_cap: float = 1.0
+    identify_window: float = 0.2
+    invalid_session_wait: tuple[float, float] = (0.02, 0.1)
+    reconnect_base: float = 0.05
+    reconnect_cap: float = 0.5
     stable_after: float = 0.05
     guild_ready_timeout: float = 1.0
     hello_timeout: float = 1.5
     status_every: float = 5.0
     quiet: bool = False
+    pin_malloc: bool = True
 
     @property
     def world_guilds(self) -> int:
@@ -108,6 +112,8 @@ class ChaosOptions:
             parts.append("--faults " + ",".join(self.faults))
         if self.rate != 50.0:
             parts.append(f"--rate {self.rate:g}")
+        if not self.pin_malloc:
+            parts.append("--no-pin-malloc")
         return " ".join(parts)
 
 
@@ -145,7 +151,12 @@ class _Chaos:
         shard_ids = list(range(options.shards))
         self.view = ClientView(shard_ids, self.ledger, self.serials)
         token = emu.token
-        self.child = ChildClient(self._settings(), self.view, [token, token.rsplit(".", 1)[-1]])
+        self.child = ChildClient(
+            self._settings(),
+            self.view,
+            [token, token.rsplit(".", 1)[-1]],
+            pin_malloc=options.pin_malloc,
+        )
         self.kinds = [CHAOS_KINDS[name] for name in options.faults]
         self.guild_ids = sorted(emu.world.guilds)
         self.marker_guild = self._marker_guilds(shard_ids)
@@ -246,7 +257,8 @@ class _Chaos:
     def _result(self, facts: ServerFacts, final_ready: bool) -> ChaosResult:
         view, o = self.view, self.options
         new_sessions = view.count("Connected", lambda e: not e.get("resumed"))
-        rss = [(t, r) for t, r, *_ in view.samples if r is not None]
+        rss = [(x.t, x.rss) for x in view.samples if x.rss is not None]
+        blocks = [(x.t, x.blocks) for x in view.samples if x.blocks]
         return ChaosResult(
             seed=o.seed,
             replay=o.replay_command(),
@@ -259,6 +271,7 @@ class _Chaos:
             identifies=self.emu.identify_count,
             final=view.final or {},
             rss=rss,
+            blocks=blocks,
             warmup_until=self.started + o.warmup,
             max_rss_growth_pct=o.max_rss_growth_pct,
             stderr_token_hits=self.child.stderr_token_hits,
@@ -355,7 +368,7 @@ class _Chaos:
             view = self.view
             active = [b.active_s for b in self.bursts if b.active_s is not None]
             median = f"{statistics.median(active) * 1000:.1f} ms" if active else "-"
-            rss = view.samples[-1][1] if view.samples else None
+            rss = view.samples[-1].rss if view.samples else None
             faults = sum(len(b.kinds) for b in self.bursts)
             stuck = sum(1 for b in self.bursts if b.outcome == "stuck")
             self.say(

@@ -9,7 +9,8 @@ line per happening from its stdout:
 - ``{"k": "mark", "t", "s", "n"}``: a marker dispatch reached its handler;
 - ``{"k": "w", "t0", "t1", "why"}``: a deliberate wait (reconnect backoff, op 9 wait,
   identify pacing) between the two loop times;
-- ``{"k": "p", "t", "rss", "tasks", "threads", "fds"}``: a sample, once a second;
+- ``{"k": "p", "t", "rss", "tasks", "threads", "fds", "blocks"}``: a sample, once a
+  second (``blocks``: ``sys.getallocatedblocks()``, Python objects alive);
 - ``{"k": "ready"}`` once started; ``{"k": "final", ...}`` after ``stop`` (see
   :func:`_final`), then the process exits.
 
@@ -191,6 +192,7 @@ async def _sample(out: Out, loop: asyncio.AbstractEventLoop) -> None:
             tasks=len(asyncio.all_tasks(loop)),
             threads=threading.active_count(),
             fds=_fd_count(),
+            blocks=sys.getallocatedblocks(),
         )
         await asyncio.sleep(1.0)
 

@@ -61,7 +61,9 @@ def overlap(start: float, end: float, intervals: Iterable[tuple[float, float]]) 
 
 
 def rss_growth_pct(samples: Sequence[tuple[float, int]], warmup_until: float) -> float | None:
-    """RSS growth over the run: (last-quartile median - first-quartile median) / first, in %.
+    """Growth over the run: (last-quartile median - first-quartile median) / first, in %.
+
+    For RSS samples, and for any other level sampled over time (Python blocks alive).
 
     Samples before ``warmup_until`` are left out; None when fewer than 8 remain.
     """
@@ -72,6 +74,10 @@ def rss_growth_pct(samples: Sequence[tuple[float, int]], warmup_until: float) ->
     first = statistics.median(values[:quarter])
     last = statistics.median(values[-quarter:])
     return (last - first) / first * 100.0
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def _median(values: list[float]) -> float | None:
@@ -105,6 +111,7 @@ class ChaosResult:
     interrupted: bool
     elapsed_s: float
     settings: dict[str, Any] = field(default_factory=dict)
+    blocks: list[tuple[float, int]] = field(default_factory=list)
 
     # figures ------------------------------------------------------------------------------
 
@@ -247,6 +254,7 @@ class ChaosResult:
             "rss_peak_mb": round(max(rss) / _MB, 1) if rss else None,
             "rss_end_mb": round(rss[-1] / _MB, 1) if rss else None,
             "rss_growth_pct": None if growth is None else round(growth, 2),
+            "py_blocks_growth_pct": _round(rss_growth_pct(self.blocks, self.warmup_until)),
             "log_records": final.get("log_records"),
             "token_in_logs": final.get("token_hits", 0) + self.stderr_token_hits,
             "errors_logged": final.get("errors_logged"),

@@ -12,20 +12,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tether.demo.ledger import Ledger, LossWindow
 
-__all__ = ["ChildClient", "ClientView", "Sample"]
+__all__ = ["MMAP_THRESHOLD", "ChildClient", "ClientView", "Sample"]
 
 _STDERR_KEPT = 200
 _EXAMPLES = 20
 
-Sample = tuple[float, int | None, int, int, int | None]
-"""``(time, rss bytes, tasks on the user loop, threads, open fds)``."""
+#: glibc's threshold above which an allocation gets its own mapping, pinned for the client
+#: process (see ChildClient).
+MMAP_THRESHOLD = 128 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One resource sample of the client process (None: not measurable here)."""
+
+    t: float
+    rss: int | None
+    tasks: int
+    threads: int
+    fds: int | None
+    blocks: int
 
 
 class ClientView:
@@ -73,9 +88,15 @@ class ClientView:
             self.waits.append((float(item["t0"]), float(item["t1"]), str(item["why"])))
         elif kind == "p":
             self.samples.append(
-                (float(item["t"]), item.get("rss"), int(item["tasks"]), int(item["threads"]),
-                 item.get("fds"))
-            )  # fmt: skip
+                Sample(
+                    float(item["t"]),
+                    item.get("rss"),
+                    int(item["tasks"]),
+                    int(item["threads"]),
+                    item.get("fds"),
+                    int(item.get("blocks") or 0),
+                )
+            )
         elif kind == "ready":
             self.started = True
         elif kind == "final":
@@ -160,14 +181,29 @@ class ClientView:
 class ChildClient:
     """The client process: started with its settings, fed into ``view``, stopped on request.
 
+    With ``pin_malloc``, glibc's mmap threshold is pinned at 128 KiB in the process
+    (``MALLOC_MMAP_THRESHOLD_``). glibc otherwise raises it to the size of the largest
+    mapped block freed so far, so after one >1 MiB payload, later ones are carved from the
+    heap and their pages kept: RSS then climbs in steps to a high-water mark that says how
+    big payloads were, not whether memory leaks. Pinned, RSS follows live memory.
+
     Args:
         settings: the JSON settings line (token included: it goes through stdin).
         view: receives every line.
         secrets: strings that must never appear on its stderr either.
+        pin_malloc: pin glibc's mmap threshold (see above).
     """
 
-    def __init__(self, settings: dict[str, Any], view: ClientView, secrets: list[str]) -> None:
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        view: ClientView,
+        secrets: list[str],
+        *,
+        pin_malloc: bool = True,
+    ) -> None:
         self.settings = settings
+        self.pin_malloc = pin_malloc
         self.view = view
         self.secrets = [s for s in secrets if len(s) >= 8]
         self.stderr_tail: deque[str] = deque(maxlen=_STDERR_KEPT)
@@ -179,7 +215,10 @@ class ChildClient:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Start the process and its readers; returns once it reported that it started."""
+        """Start the process and its readers (without waiting for the client)."""
+        env = dict(os.environ)
+        if self.pin_malloc:
+            env["MALLOC_MMAP_THRESHOLD_"] = str(MMAP_THRESHOLD)
         proc = self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -188,6 +227,7 @@ class ChildClient:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             limit=1 << 20,
+            env=env,
         )
         self.pid = proc.pid
         assert proc.stdin is not None

@@ -36,7 +36,7 @@ def server_facts(
     emu: Emulator,
     ledger: Ledger,
     held: Iterable[str | None],
-    resumed: dict[str, list[float]] | None = None,
+    client_resumes: dict[str, list[float]] | None = None,
 ) -> ServerFacts:
     """The emulator's view of every session; take it before the client stops.
 
@@ -44,19 +44,21 @@ def server_facts(
         emu: the emulator.
         ledger: the run's ledger (its reported windows pick the anchors to look up).
         held: the session ids the client holds now (one per shard; None for none).
-        resumed: per session id, when the *client* reported ``Resumed``. Default: when the
-            emulator accepted a RESUME, which is the same thing unless a fault lands on the
-            socket between the RESUME and the client reading RESUMED (an op 9 sent before
-            the RESUME arrived, say): the client then never takes the replay, and the
-            session's later events are not owed through that resume.
+        client_resumes: per session id, when the client reported ``Resumed``. Given, only
+            the RESUMEs the client took count (each at the emulator's time, the latest
+            accepted RESUME of that session before the client's report). A fault landing
+            between the RESUME and the client reading RESUMED (an op 9 sent before the
+            RESUME arrived, say) makes the client drop the replay: the session's later
+            events are not owed through that resume. Default: every accepted RESUME.
     """
     log = emu.log
     now = emu.hub.now()
-    if resumed is None:
-        resumed = {}
-        for record in log.find("resume"):
-            if record.session_id is not None:
-                resumed.setdefault(record.session_id, []).append(record.time)
+    resumed: dict[str, list[float]] = {}
+    for record in log.find("resume"):
+        if record.session_id is not None:
+            resumed.setdefault(record.session_id, []).append(record.time)
+    if client_resumes is not None:
+        resumed = _confirmed(resumed, client_resumes)
     invalidated: dict[str, float] = {}
     for record in log.find("session_invalidated"):
         if record.session_id is not None:
@@ -70,11 +72,50 @@ def server_facts(
         if record.session_id is not None and isinstance(d, int):
             acked[record.session_id] = max(d, acked.get(record.session_id, 0))
     anchors = {(w.old_session_id, w.last_seq) for w in ledger.windows}
-    sent_at: dict[tuple[str, int], float] = {}
-    for record in log.find("frame_out"):
-        key = (record.session_id or "", record.get("s"))
-        if key in anchors:
-            sent_at.setdefault(key, record.time)
+    sent_at = _queued_at(emu, anchors)
     holding = frozenset(sid for sid in held if sid is not None)
     first = next(iter(sorted(holding)), None)
     return ServerFacts(resumed, invalidated, acked, first, sent_at, held_sessions=holding)
+
+
+def _confirmed(
+    server: dict[str, list[float]], client: dict[str, list[float]]
+) -> dict[str, list[float]]:
+    """The server's RESUME times that a client ``Resumed`` report confirms."""
+    found: dict[str, list[float]] = {}
+    for sid, reports in client.items():
+        times = sorted(server.get(sid, []))
+        for reported in reports:
+            before = [t for t in times if t <= reported]
+            if before:
+                found.setdefault(sid, []).append(before[-1])
+    return found
+
+
+def _queued_at(emu: Emulator, keys: set[tuple[str, int]]) -> dict[tuple[str, int], float]:
+    """When each ``(session id, seq)`` of ``keys`` was queued (given its seq) by the emulator.
+
+    Dispatch records list their deliveries; RESUMED and READY take a seq when the resume or
+    the identify is accepted. Written frames (``frame_out``, a little later: the writer
+    runs after the dispatch) are the fallback.
+    """
+    found: dict[tuple[str, int], float] = {}
+    if not keys:
+        return found
+    for record in emu.log:
+        if record.kind == "dispatch":
+            for sid, seq in record.get("deliveries") or []:
+                key = (str(sid), int(seq))
+                if key in keys:
+                    found.setdefault(key, record.time)
+        elif record.kind == "resume" and record.session_id is not None:
+            key = (record.session_id, record.get("resumed_seq"))
+            if key in keys:
+                found.setdefault(key, record.time)
+        elif record.kind == "ready" and record.session_id is not None:
+            found.setdefault((record.session_id, 1), record.time)
+    for record in emu.log.find("frame_out"):
+        key = (record.session_id or "", record.get("s"))
+        if key in keys:
+            found.setdefault(key, record.time)
+    return {k: v for k, v in found.items() if k in keys}
