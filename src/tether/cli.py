@@ -320,6 +320,12 @@ def _add_chaos(commands: Any) -> None:
         help="live status period (default 5; 0: none)",
     )
     chaos.add_argument(
+        "--compress",
+        choices=["zlib-stream", "zstd-stream", "none"],
+        default="zlib-stream",
+        help="the client's transport compression (default zlib-stream)",
+    )
+    chaos.add_argument(
         "--no-pin-malloc",
         action="store_true",
         help="leave glibc's mmap threshold dynamic in the client process (its RSS then keeps "
@@ -412,6 +418,7 @@ async def _chaos(args: argparse.Namespace) -> int:
         status_every=args.status_every,
         quiet=args.quiet,
         pin_malloc=not args.no_pin_malloc,
+        compress=None if args.compress == "none" else args.compress,
     )
     interrupted = asyncio.Event()
     with _stop_signals(interrupted.set):

@@ -112,6 +112,8 @@ class ChaosOptions:
             parts.append("--faults " + ",".join(self.faults))
         if self.rate != 50.0:
             parts.append(f"--rate {self.rate:g}")
+        if self.compress != "zlib-stream":
+            parts.append(f"--compress {self.compress or 'none'}")
         if not self.pin_malloc:
             parts.append("--no-pin-malloc")
         return " ".join(parts)
@@ -479,7 +481,12 @@ class _Chaos:
             return
         start = max(before)
         burst.recovery_s = back - start
-        waits = [(a, b) for a, b, _why in self.view.waits]
+        waits = []
+        for a, b, _why in reversed(self.view.waits):  # reported in the order they began
+            if a < start - self.options.stuck_after:
+                break
+            if b > start and a < back:
+                waits.append((a, b))
         burst.active_s = max(0.0, burst.recovery_s - overlap(start, back, waits))
 
 

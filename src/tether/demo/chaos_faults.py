@@ -8,8 +8,10 @@ vary (delays, sizes, split counts, the guild hit) are drawn from the run's RNG, 
 replays the same faults.
 
 Left out on purpose: the fatal closes (4004, 4010-4014 stop the client by design and are
-tested on their own), REST faults (``tether chaos`` exercises the gateway) and the member
-chunk faults (they need a member request, not a connection).
+tested on their own), REST faults (``tether chaos`` exercises the gateway), the member
+chunk faults (they need a member request, not a connection) and duplicated
+MESSAGE_CREATEs (each copy has its own seq, so the client must hand both over: the
+duplicate fault uses an unknown dispatch instead, and the ledger stays exact).
 """
 
 from __future__ import annotations
@@ -171,6 +173,12 @@ async def _unknown_dispatch(s: Strike) -> int:
     return await s.emu.dispatch(UNKNOWN_EVENT, {"chaos": "an event no client knows"}, raw=True)
 
 
+async def _duplicate_dispatch(s: Strike) -> int:
+    """The same dispatch delivered several times, each copy with its own seq (spec 14 E33)."""
+    copies = s.rng.randint(2, 4)
+    return await s.emu.dispatch(UNKNOWN_EVENT, {"chaos": "copies"}, copies=copies, raw=True)
+
+
 async def _split(s: Strike) -> int:
     parts = s.rng.randint(2, 6)
     payloads = s.rng.randint(1, 3)
@@ -292,6 +300,8 @@ CHAOS_KINDS: dict[str, ChaosKind] = {
         ChaosKind("unknown_opcode", _H, 2, "an envelope with an unknown opcode",
                   _unknown_opcode),
         ChaosKind("unknown_dispatch", _H, 1, "a dispatch no client knows", _unknown_dispatch),
+        ChaosKind("duplicate_dispatch", _H, 0.5, "one dispatch delivered 2-4 times",
+                  _duplicate_dispatch),
         ChaosKind("split_frames", _H, 2, "payloads split over messages or frames", _split),
         ChaosKind("trickle", _H, 1, "payloads written a few bytes per ms", _trickle),
         ChaosKind("oversized", _H, 0.5, "a dispatch over 1 MiB", _oversized),

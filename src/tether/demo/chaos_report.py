@@ -281,6 +281,8 @@ class ChaosResult:
             return "-" if v is None else f"{v * 1000:.1f} ms" if v < 1 else f"{v:.2f} s"
 
         outcomes = ", ".join(f"{n} {k}" for k, n in data["recoveries"].items())
+        pct = data["rss_growth_pct"]
+        growth = "not measured: too few samples after warm-up" if pct is None else f"{pct}%"
         lines = [
             "",
             f"tether chaos summary (seed {self.seed}; ran {self.elapsed_s:.1f} s"
@@ -296,7 +298,7 @@ class ChaosResult:
             f"  sessions   {data['identifies']} IDENTIFY, {data['resumes']} resumed, "
             f"{self.reidentifies} re-identified, {self.session_lost_events} SessionLost",
             f"  process    RSS {data['rss_start_mb']} -> {data['rss_end_mb']} MB (peak "
-            f"{data['rss_peak_mb']}, growth {data['rss_growth_pct']}%), "
+            f"{data['rss_peak_mb']}, growth {growth}), "
             f"{data['leaked_tasks']} leaked task(s)/thread(s), {data['log_records']} log "
             f"records, token seen {data['token_in_logs']} time(s)",
         ]
