@@ -60,7 +60,7 @@ class TestCatalogue:
             "guild_outage", "guild_never_streamed", "expire_session", "drop_acks",
             "delay_acks", "request_heartbeat", "slow_hello", "no_hello",
             "reconnect_before_hello", "oversized", "unknown_opcode", "unknown_dispatch",
-            "unknown_fields", "close_4000", "close_4009", "close_1000",
+            "unknown_fields", "duplicate_dispatch", "close_4000", "close_4009", "close_1000",
         }  # fmt: skip
         assert wanted <= set(CHAOS_KINDS)
         assert set(STORMS) == {"mixed_storm", "reconnect_storm", "invalid_session_storm"}
