@@ -49,6 +49,8 @@ _EXPECTED = {Expect.RESUME: "resumed", Expect.REIDENTIFY: "reidentified",
 TARGET_WAIT_S = 1.0
 #: Seconds the client gets to catch up with the traffic at the end.
 DRAIN_TIMEOUT_S = 10.0
+#: Seconds the client process gets to start and be READY.
+STARTUP_TIMEOUT_S = 30.0
 #: Seconds the client process gets to stop and report.
 STOP_TIMEOUT_S = 30.0
 
@@ -112,6 +114,10 @@ class ChaosOptions:
             parts.append("--faults " + ",".join(self.faults))
         if self.rate != 50.0:
             parts.append(f"--rate {self.rate:g}")
+        if self.storm_probability != 0.35:
+            parts.append(f"--storms {self.storm_probability:g}")
+        if self.stuck_after != 15.0:
+            parts.append(f"--stuck-after {self.stuck_after:g}")
         if self.compress != "zlib-stream":
             parts.append(f"--compress {self.compress or 'none'}")
         if not self.pin_malloc:
@@ -214,7 +220,7 @@ class _Chaos:
         tasks: list[asyncio.Task[None]] = []
         try:
             await self.child.start()
-            if await self._settle_ready(o.stuck_after):
+            if await self._settle_ready(max(o.stuck_after, STARTUP_TIMEOUT_S)):
                 self.say(f"client ready (pid {self.child.pid})")
                 tasks = [
                     asyncio.create_task(self._traffic(), name="chaos traffic"),
@@ -385,9 +391,14 @@ class _Chaos:
     async def _fault_loop(self) -> None:
         number = 0
         while not self._ending.is_set():
+            if not self.child.running:
+                self.say(f"the client process ended (exit {self.child.exit_status})")
+                return
             if not await self._settle_ready(self.options.stuck_after):
                 self.bursts.append(BurstRecord(number=number, storm="between bursts",
                                                outcome="stuck", detail="not ready"))  # fmt: skip
+                # Counted once; then wait for the client (bounded) instead of spinning.
+                await self._settle_ready(STARTUP_TIMEOUT_S)
                 continue
             number += 1
             storm, kinds = self._draw()
@@ -439,6 +450,8 @@ class _Chaos:
             if kind.cleanup is not None:
                 await kind.cleanup(strike)
         self._judge(burst, index, ready)
+        if not ready:  # counted once: let the client come back before the next burst
+            ready = await self._settle_ready(STARTUP_TIMEOUT_S)
         if ready:
             self._retire_stale_sessions()
 

@@ -264,6 +264,11 @@ class ChildClient:
         """Whether the process is still alive."""
         return self._proc is not None and self._proc.returncode is None
 
+    @property
+    def exit_status(self) -> int | None:
+        """The process's exit status once it ended (None while it runs)."""
+        return None if self._proc is None else self._proc.returncode
+
     async def stop(self, timeout: float) -> None:
         """Ask for ``stop``, wait for the final report and the exit (kill after ``timeout``)."""
         proc = self._proc
