@@ -445,7 +445,9 @@ class _Chaos:
             # Let a fault whose effect comes later (a missed ACK) show before judging.
             bound = 4 * self.options.heartbeat_ms / 1000 + 1.0
             await self.view.wait(_disconnected_since(self.view, index, burst.times[-1]), bound)
-        ready = await self._settle_ready(self.options.stuck_after)
+        # The bound runs from the last fault.
+        left = self.options.stuck_after - (self.loop.time() - burst.times[-1])
+        ready = await self._settle_ready(max(0.0, left))
         for kind, strike in strikes:
             if kind.cleanup is not None:
                 await kind.cleanup(strike)
@@ -474,8 +476,7 @@ class _Chaos:
 
     def _judge(self, burst: BurstRecord, index: int, ready: bool) -> None:
         """Outcome and recovery times of a burst, from the events since ``index``."""
-        events = self.view.events[index:]
-        names = [(t, name, item) for t, name, item in events]
+        names = self.view.events[index:]
         if not ready:
             burst.outcome = "stuck"
             burst.detail = f"not READY within {self.options.stuck_after:g} s of the last fault"
