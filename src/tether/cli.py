@@ -18,8 +18,8 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 __all__ = ["build_parser", "main"]
 
@@ -371,6 +371,35 @@ def _stop_signals(first: Callable[[], None]) -> Any:
             loop.remove_signal_handler(sig)
 
 
+class _RunResult(Protocol):
+    """What ``tether demo`` and ``tether chaos`` runs return."""
+
+    interrupted: bool
+
+    def summary_lines(self) -> list[str]: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+    def exit_code(self) -> int: ...
+
+
+async def _report(run: Callable[[asyncio.Event], Awaitable[_RunResult]], *, json_line: bool) -> int:
+    """Run ``run(stop)`` with SIGINT/SIGTERM setting ``stop``, print its summary (and its JSON
+    object as the last line when ``json_line``) and return the exit code: the run's own, or
+    ``EXIT_INTERRUPTED`` for a clean run cut short by a signal."""
+    interrupted = asyncio.Event()
+    with _stop_signals(interrupted.set):
+        result = await run(interrupted)
+    for line in result.summary_lines():
+        _say(line)
+    if json_line:
+        _say(json.dumps(result.as_dict(), separators=(",", ":")))
+    code = result.exit_code()
+    if code == 0 and result.interrupted:
+        return EXIT_INTERRUPTED
+    return code
+
+
 # ---------------------------------------------------------------------------------- demo
 
 
@@ -387,17 +416,7 @@ async def _demo(args: argparse.Namespace) -> int:
         stuck_after=args.stuck_after,
         quiet=args.quiet,
     )
-    interrupted = asyncio.Event()
-    with _stop_signals(interrupted.set):
-        result = await run_demo(options, _say, interrupted)
-    for line in result.summary_lines():
-        _say(line)
-    if args.json:
-        _say(json.dumps(result.as_dict(), separators=(",", ":")))
-    code = result.exit_code()
-    if code == 0 and result.interrupted:
-        return EXIT_INTERRUPTED
-    return code
+    return await _report(lambda stop: run_demo(options, _say, stop), json_line=args.json)
 
 
 # ---------------------------------------------------------------------------------- chaos
@@ -420,17 +439,7 @@ async def _chaos(args: argparse.Namespace) -> int:
         pin_malloc=not args.no_pin_malloc,
         compress=None if args.compress == "none" else args.compress,
     )
-    interrupted = asyncio.Event()
-    with _stop_signals(interrupted.set):
-        result = await run_chaos(options, _say, interrupted)
-    for line in result.summary_lines():
-        _say(line)
-    if args.json:
-        _say(json.dumps(result.as_dict(), separators=(",", ":")))
-    code = result.exit_code()
-    if code == 0 and result.interrupted:
-        return EXIT_INTERRUPTED
-    return code
+    return await _report(lambda stop: run_chaos(options, _say, stop), json_line=args.json)
 
 
 # ---------------------------------------------------------------------------------- emulator

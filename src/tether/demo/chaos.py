@@ -37,8 +37,8 @@ from tether.demo.chaos_faults import (
 from tether.demo.chaos_report import BurstRecord, ChaosResult, overlap
 from tether.demo.chaos_view import ChildClient, ClientView
 from tether.demo.faults import MARK_EVENT, Expect
-from tether.demo.ledger import Ledger, SentMessage, ServerFacts, account
-from tether.demo.server import queued_into, server_facts
+from tether.demo.ledger import Ledger, ServerFacts, account
+from tether.demo.server import paced, send_recorded, server_facts
 from tether.emulator import Emulator, EmulatorConfig, SessionState
 
 __all__ = ["ChaosOptions", "run_chaos"]
@@ -346,26 +346,13 @@ class _Chaos:
 
     async def _traffic(self) -> None:
         """MESSAGE_CREATE at ``rate`` per second; each one's sessions and seqs recorded."""
-        rate = self.options.rate
-        if rate <= 0:
-            return
-        interval = 1.0 / rate
-        next_at = self.loop.time()
-        serial = 0
-        while not self._traffic_stop.is_set():
-            serial += 1
+        async for serial in paced(self.loop, self.options.rate, self._traffic_stop):
             channel = self._channels[serial % len(self._channels)]
-            mark = self.emu.log.mark()
-            message = await self.emu.send_message(channel, f"chaos message #{serial}")
-            message_id = int(message["id"])
-            queued = queued_into(self.emu, mark, str(message_id))
+            content = f"chaos message #{serial}"
+            message_id = await send_recorded(
+                self.emu, self.ledger, channel, content, serial=serial, clock=self.loop.time
+            )
             self.serials[message_id] = serial
-            self.ledger.record_sent(SentMessage(message_id, serial, self.loop.time(), queued))
-            next_at += interval
-            now = self.loop.time()
-            if next_at < now - 1.0:
-                next_at = now  # fell behind (a stalled loop): do not burst to catch up
-            await asyncio.sleep(max(0.0, next_at - now))
 
     async def _status(self) -> None:
         every = self.options.status_every

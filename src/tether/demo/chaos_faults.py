@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tether.demo.faults import UNKNOWN_EVENT, Expect
+from tether.demo.faults import UNKNOWN_EVENT, Expect, groups_of, select_kinds
 from tether.emulator import Emulator, SessionState
 from tether.emulator.faults import Faults
 
@@ -336,35 +336,16 @@ STORMS: dict[str, tuple[str, ...]] = {
     "invalid_session_storm": ("invalid_session", "invalid_session_resumable"),
 }
 
-CHAOS_GROUPS: dict[str, tuple[str, ...]] = {
-    "all": tuple(CHAOS_KINDS),
-    "resumable": tuple(k for k, v in CHAOS_KINDS.items() if v.expect is Expect.RESUME),
-    "reidentify": tuple(k for k, v in CHAOS_KINDS.items() if v.expect is Expect.REIDENTIFY),
-    "harmless": tuple(k for k, v in CHAOS_KINDS.items() if v.expect is Expect.HARMLESS),
-    "close": tuple(k for k in CHAOS_KINDS if k.startswith("close_")),
-}
+CHAOS_GROUPS: dict[str, tuple[str, ...]] = groups_of(CHAOS_KINDS)
 
 
 def parse_chaos_faults(text: str) -> tuple[str, ...]:
-    """The kinds named by ``tether chaos --faults`` (kinds and groups, comma-separated).
+    """The kinds named by ``tether chaos --faults`` (see :func:`~tether.demo.faults.select_kinds`).
 
     Raises:
-        ValueError: an unknown name (the message lists the valid ones).
+        ValueError: an unknown name, or no kind at all (the message lists the valid ones).
     """
-    wanted: set[str] = set()
-    for raw in text.split(","):
-        name = raw.strip().lower().replace("-", "_")
-        if not name:
-            continue
-        if name in CHAOS_GROUPS:
-            wanted.update(CHAOS_GROUPS[name])
-        elif name in CHAOS_KINDS:
-            wanted.add(name)
-        elif name.isdigit() and f"close_{name}" in CHAOS_KINDS:
-            wanted.add(f"close_{name}")
-        else:
-            valid = ", ".join([*CHAOS_GROUPS, *CHAOS_KINDS])
-            raise ValueError(f"unknown fault kind {raw.strip()!r}; valid: {valid}")
-    if not wanted:
+    kinds = select_kinds(text, CHAOS_KINDS, CHAOS_GROUPS)
+    if not kinds:
         raise ValueError("no fault kind selected")
-    return tuple(k for k in CHAOS_KINDS if k in wanted)
+    return kinds

@@ -9,8 +9,9 @@ connection must simply survive it).
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from tether.emulator import Emulator
 
@@ -22,7 +23,9 @@ __all__ = [
     "UNKNOWN_EVENT",
     "Expect",
     "FaultKind",
+    "groups_of",
     "parse_fault_list",
+    "select_kinds",
 ]
 
 #: The dispatch name of the demo's marker events (sent after harmless faults).
@@ -145,19 +148,29 @@ KINDS: dict[str, FaultKind] = {
 
 ALL_KINDS: tuple[str, ...] = tuple(KINDS)
 
-#: Names that stand for several kinds in ``--faults``.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "all": ALL_KINDS,
-    "none": (),
-    "resumable": tuple(k for k, v in KINDS.items() if v.expect is Expect.RESUME),
-    "reidentify": tuple(k for k, v in KINDS.items() if v.expect is Expect.REIDENTIFY),
-    "harmless": tuple(k for k, v in KINDS.items() if v.expect is Expect.HARMLESS),
-    "close": tuple(k for k in KINDS if k.startswith("close_")),
-}
+
+class _Expecting(Protocol):
+    @property
+    def expect(self) -> Expect: ...
 
 
-def parse_fault_list(text: str) -> tuple[str, ...]:
-    """The kinds named by ``--faults`` (comma-separated kinds and groups), in catalogue order.
+def groups_of(kinds: Mapping[str, _Expecting]) -> dict[str, tuple[str, ...]]:
+    """The group names of a catalogue (``all``, ``resumable``, ``reidentify``, ``harmless``,
+    ``close``), each standing for its kinds in catalogue order."""
+    return {
+        "all": tuple(kinds),
+        "resumable": tuple(k for k, v in kinds.items() if v.expect is Expect.RESUME),
+        "reidentify": tuple(k for k, v in kinds.items() if v.expect is Expect.REIDENTIFY),
+        "harmless": tuple(k for k, v in kinds.items() if v.expect is Expect.HARMLESS),
+        "close": tuple(k for k in kinds if k.startswith("close_")),
+    }
+
+
+def select_kinds(
+    text: str, kinds: Mapping[str, object], groups: Mapping[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    """The kinds of ``kinds`` named by ``text`` (comma-separated kinds, groups, or close codes
+    such as ``4009`` for ``close_4009``), in catalogue order; may be empty.
 
     Raises:
         ValueError: an unknown name (the message lists the valid ones).
@@ -167,13 +180,26 @@ def parse_fault_list(text: str) -> tuple[str, ...]:
         name = raw.strip().lower().replace("-", "_")
         if not name:
             continue
-        if name in GROUPS:
-            wanted.update(GROUPS[name])
-        elif name in KINDS:
+        if name in groups:
+            wanted.update(groups[name])
+        elif name in kinds:
             wanted.add(name)
-        elif name.isdigit() and f"close_{name}" in KINDS:
+        elif name.isdigit() and f"close_{name}" in kinds:
             wanted.add(f"close_{name}")
         else:
-            valid = ", ".join([*GROUPS, *KINDS])
+            valid = ", ".join([*groups, *kinds])
             raise ValueError(f"unknown fault kind {raw.strip()!r}; valid: {valid}")
-    return tuple(k for k in ALL_KINDS if k in wanted)
+    return tuple(k for k in kinds if k in wanted)
+
+
+#: Names that stand for several kinds in ``--faults``.
+GROUPS: dict[str, tuple[str, ...]] = {**groups_of(KINDS), "none": ()}
+
+
+def parse_fault_list(text: str) -> tuple[str, ...]:
+    """The kinds named by ``tether demo --faults`` (see :func:`select_kinds`).
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones).
+    """
+    return select_kinds(text, KINDS, GROUPS)

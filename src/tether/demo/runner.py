@@ -22,9 +22,9 @@ from typing import Any
 
 from tether.demo.bot import PING, PONG, Bot
 from tether.demo.faults import ALL_KINDS, KINDS, MARK_EVENT, Expect, FaultKind
-from tether.demo.ledger import Ledger, SentMessage, ServerFacts, account
+from tether.demo.ledger import Ledger, ServerFacts, account
 from tether.demo.report import DemoResult, FaultRecord, format_seconds, status_line
-from tether.demo.server import queued_into, server_facts
+from tether.demo.server import paced, send_recorded, server_facts
 from tether.emulator import Emulator, EmulatorConfig
 from tether.errors import TetherError
 from tether.gateway.events import Disconnected, Ready, Resumed, SessionLost
@@ -272,15 +272,8 @@ class _Demo:
 
     async def _traffic(self) -> None:
         """MESSAGE_CREATE at ``rate`` per second; each message's sessions and seqs recorded."""
-        rate = self.options.rate
-        if rate <= 0:
-            return
-        interval = 1.0 / rate
-        next_at = self.loop.time()
-        serial = 0
         every = self.options.ping_every
-        while not self._traffic_stop.is_set():
-            serial += 1
+        async for serial in paced(self.loop, self.options.rate, self._traffic_stop):
             channel = self._channels[serial % len(self._channels)]
             content = f"demo message #{serial}"
             if every > 0 and serial % every == 0:
@@ -288,18 +281,9 @@ class _Demo:
                 self._ping_serial += 1
                 channel = self._channels[self._ping_serial % len(self._channels)]
                 content = PING
-            log_mark = self.emu.log.mark()
-            message = await self.emu.send_message(channel, content)
-            # send_message never yields before dispatching: no other task ran since.
-            queued = queued_into(self.emu, log_mark, str(message["id"]))
-            self.ledger.record_sent(
-                SentMessage(int(message["id"]), serial, self.loop.time(), queued)
+            await send_recorded(
+                self.emu, self.ledger, channel, content, serial=serial, clock=self.loop.time
             )
-            next_at += interval
-            now = self.loop.time()
-            if next_at < now - 1.0:
-                next_at = now  # fell behind (a stalled loop): do not burst to catch up
-            await asyncio.sleep(max(0.0, next_at - now))
 
     # live status -------------------------------------------------------------------------
 

@@ -8,12 +8,58 @@ and sessions here, in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
 
-from tether.demo.ledger import Ledger, ServerFacts
+from tether.demo.ledger import Ledger, SentMessage, ServerFacts
 from tether.emulator import Emulator, SessionState
 
-__all__ = ["queued_into", "server_facts"]
+__all__ = ["paced", "queued_into", "send_recorded", "server_facts"]
+
+#: How far behind schedule a paced loop may fall before it stops trying to catch up.
+_CATCH_UP_S = 1.0
+
+
+async def paced(
+    loop: asyncio.AbstractEventLoop, rate: float, stop: asyncio.Event
+) -> AsyncIterator[int]:
+    """Yield 1, 2, 3, ... at ``rate`` per second until ``stop`` is set (nothing if
+    ``rate <= 0``). A loop that stalled for over a second resumes at the rate instead of
+    bursting to catch up."""
+    if rate <= 0:
+        return
+    interval = 1.0 / rate
+    next_at = loop.time()
+    serial = 0
+    while not stop.is_set():
+        serial += 1
+        yield serial
+        next_at += interval
+        now = loop.time()
+        if next_at < now - _CATCH_UP_S:
+            next_at = now
+        await asyncio.sleep(max(0.0, next_at - now))
+
+
+async def send_recorded(
+    emu: Emulator,
+    ledger: Ledger,
+    channel: int,
+    content: str,
+    *,
+    serial: int,
+    clock: Callable[[], float],
+) -> int:
+    """Create a message through the emulator, record it in ``ledger`` with the sessions and
+    seqs it was queued at, and return its id."""
+    mark = emu.log.mark()
+    message = await emu.send_message(channel, content)
+    # send_message never yields before dispatching: no other task ran since the mark.
+    message_id = int(message["id"])
+    ledger.record_sent(
+        SentMessage(message_id, serial, clock(), queued_into(emu, mark, str(message_id)))
+    )
+    return message_id
 
 
 def queued_into(emu: Emulator, since: int, message_id: str) -> tuple[tuple[str, int], ...]:
