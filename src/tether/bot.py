@@ -32,7 +32,6 @@ from tether.errors import (
 )
 from tether.gateway.events import Connected, Dispatch, Event, Ready
 from tether.runtime.client import Client as _RuntimeClient
-from tether.runtime.dispatcher import Dispatcher
 from tether.wire.intents import Intents
 from tether.wire.opcodes import Op
 
@@ -64,24 +63,6 @@ class GuildStreamProgress:
     pending: int
     unavailable: int
     complete: bool
-
-
-class _GatedDispatcher(Dispatcher):
-    """The dispatcher, with a gate that may hold a ``Ready`` back from handlers until the
-    client releases it (after chunking at startup). Everything else is unchanged."""
-
-    def __init__(self, *, max_queued: int, max_running: int, client: Client) -> None:
-        super().__init__(max_queued=max_queued, max_running=max_running)
-        self._client = client
-
-    def _deliver(self, event: Event) -> None:
-        if isinstance(event, Ready) and self._client._hold_ready(event):
-            return
-        super()._deliver(event)
-
-    def release(self, event: Event) -> None:
-        """Deliver an event that the gate held (on the user's loop)."""
-        super()._deliver(event)
 
 
 class Client(_RuntimeClient):
@@ -116,15 +97,14 @@ class Client(_RuntimeClient):
         super().__init__(token, **options)
         if chunk_timeout < 0:
             raise ConfigError("chunk_timeout must not be negative")
-        self.cache = cache if cache is not None else Cache(
-            cache_flags, intents=int(self.intents), message_cache_size=message_cache_size
-        )
-        plain = self._dispatcher
-        gated = _GatedDispatcher(
-            max_queued=plain.max_queued, max_running=plain.max_running, client=self
-        )
-        gated.consumers = [self.cache.update, self._settle_member_requests, *plain.consumers]
-        self._dispatcher = gated
+        if cache is None:
+            cache = Cache(
+                cache_flags, intents=int(self.intents), message_cache_size=message_cache_size
+            )
+        self.cache = cache
+        dispatcher = self._dispatcher
+        dispatcher.consumers[:0] = [self.cache.update, self._settle_member_requests]
+        dispatcher.gate = self._gate
         self._chunk_at_startup = chunk_guilds_at_startup
         self._chunk_timeout = chunk_timeout
         self._member_waiters: dict[str, asyncio.Future[MembersResult]] = {}
@@ -287,6 +267,10 @@ class Client(_RuntimeClient):
                 )
 
     # ------------------------------------------------------------------ chunk at startup
+    def _gate(self, event: Event) -> bool:
+        """The dispatcher's gate: only a ``Ready`` may be held (:meth:`_hold_ready`)."""
+        return isinstance(event, Ready) and self._hold_ready(event)
+
     def _hold_ready(self, event: Ready) -> bool:
         """The gate (user's loop, in event order): hold ``Ready`` while large guilds of its
         shard are chunked. Every GUILD_CREATE before it is in the cache by now."""
@@ -336,9 +320,7 @@ class Client(_RuntimeClient):
         except asyncio.CancelledError:  # stop(): the Ready is dropped with the session
             self._chunk_ended()
             raise
-        dispatcher = self._dispatcher
-        if isinstance(dispatcher, _GatedDispatcher):
-            dispatcher.release(event)
+        self._dispatcher.release(event)
         self._chunk_ended()
 
     def _chunk_ended(self) -> None:

@@ -96,6 +96,10 @@ class Dispatcher:
         self._handlers: dict[EventKey, list[Handler]] = {}
         self._routes: dict[tuple[type[Event], str | None], list[Handler]] = {}
         self.consumers: list[Consumer] = []
+        #: Called with each event just before its delivery (user's loop, event order); a
+        #: true result holds the event back, and the gate's owner hands it over later with
+        #: :meth:`release` (the client holds ``Ready`` while it chunks at startup).
+        self.gate: Callable[[Event], bool] | None = None
         self.max_queued = max(1, max_queued)
         self.max_running = max(1, max_running)
         self._low_water = max(1, self.max_queued // 2)
@@ -236,7 +240,18 @@ class Dispatcher:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, fut)
 
+    def release(self, event: Event) -> None:
+        """Deliver an event that :attr:`gate` held (on the user's loop): consumers first,
+        then waiters and handlers, as for any other event."""
+        self._hand_over(event)
+
     def _deliver(self, event: Event) -> None:
+        gate = self.gate
+        if gate is not None and gate(event):
+            return
+        self._hand_over(event)
+
+    def _hand_over(self, event: Event) -> None:
         self.stats.delivered += 1
         if isinstance(event, Dispatch):
             if event.seq is not None:
