@@ -32,7 +32,14 @@ async def test_held_event_reaches_everyone_once_after_release() -> None:
     seen: list[str] = []
     held: list[Event] = []
     dispatcher.consumers.append(lambda e: seen.append(f"consumer {type(e).__name__}"))
-    dispatcher.gate = lambda e: isinstance(e, Ready) and not held.append(e)
+
+    def gate(event: Event) -> bool:
+        if isinstance(event, Ready):
+            held.append(event)
+            return True
+        return False
+
+    dispatcher.gate = gate
 
     async def on_ready(_event: Ready) -> None:
         seen.append("handler Ready")
