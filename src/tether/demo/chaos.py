@@ -135,6 +135,7 @@ async def run_chaos(
         session_start_total=10_000_000,
         session_start_remaining=10_000_000,
         shards=options.shards,
+        log_limit=None,  # the accounting reads every session's records at the end
     )
     async with Emulator(guilds=options.world_guilds, seed=options.seed, config=config) as emu:
         return await _Chaos(options, emu, out, interrupted).run()

@@ -73,7 +73,8 @@ async def run_demo(
         out: receives each line of live status (never called with ``quiet``).
         interrupted: set it (e.g. on Ctrl-C) to end the run early but cleanly.
     """
-    config = EmulatorConfig(heartbeat_interval_ms=options.heartbeat_ms)
+    # log_limit None: the accounting reads every session's records at the end
+    config = EmulatorConfig(heartbeat_interval_ms=options.heartbeat_ms, log_limit=None)
     async with Emulator(guilds=options.guilds, seed=options.seed, config=config) as emu:
         demo = _Demo(options, emu, out, interrupted)
         return await demo.run()

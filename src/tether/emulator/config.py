@@ -102,6 +102,8 @@ class EmulatorConfig:
             that no longer change (benchmarks); changes are not seen while it is on. With
             zlib-stream, each payload is then compressed independently of the others (a
             full flush after each), so each body is compressed once and reused too.
+        log_limit: the most records the event log keeps (the oldest are dropped; None:
+            all, which a long run pays for in memory, about 0.5 KiB a record).
     """
 
     heartbeat_interval_ms: int = 41250
@@ -138,6 +140,7 @@ class EmulatorConfig:
     member_chunk_delay_s: float = 0.0
     zlib_level: int = 6
     prerender_guild_creates: bool = False
+    log_limit: int | None = 1_000_000
 
     def update(self, **changes: object) -> None:
         """Set several fields at once (used by the control API).

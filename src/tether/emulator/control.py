@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tether.emulator.faults import FAULT_NAMES
+from tether.emulator.log import LogRecord
 from tether.emulator.rest import json_response
 from tether.wire.codec import DecodeError, decode_json
 
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 __all__ = ["CONTROL_PREFIX", "add_control_routes"]
 
 CONTROL_PREFIX = "/_emulator"
+
+
+def _any(_record: LogRecord) -> bool:
+    return True
 
 
 def _bad(status: int, message: str) -> web.Response:
@@ -77,9 +82,8 @@ class ControlApi:
         if not since_raw.isdigit():
             return _bad(400, "since must be a non-negative integer")
         kind = request.query.get("kind")
-        records = self.emu.log.records[int(since_raw) :]
-        if kind:
-            records = [r for r in records if r.kind == kind]
+        log = self.emu.log
+        records = log.find(kind or _any, since=int(since_raw))
         return json_response({"records": [r.as_dict() for r in records], "next": len(self.emu.log)})
 
     async def wait(self, request: web.Request) -> web.StreamResponse:

@@ -111,7 +111,7 @@ class Hub:
         self.world = world
         self.rng = random.Random(seed ^ 0x5EED)
         self.zstd_available = zstd_available
-        self.log = EventLog(loop_time)
+        self.log = EventLog(loop_time, lambda: self.config.log_limit)
         self.sessions: dict[str, Session] = {}
         self.connections: dict[int, Connection] = {}
         self.identify_count = 0

@@ -82,17 +82,29 @@ RecordMatch = str | Callable[[LogRecord], bool]
 
 
 class EventLog:
-    """An append-only list of :class:`LogRecord` that can be awaited.
+    """An append-only, optionally bounded list of :class:`LogRecord` that can be awaited.
+
+    Indices are absolute: a record keeps its index for good, and ``len(log)`` is the index
+    the next record will get (every record ever logged). With a limit, the oldest records
+    are dropped once more than ``limit`` (plus a tenth, so that trimming is amortised) are
+    kept; reading a dropped index raises :class:`IndexError`, and ``since`` arguments
+    older than the first kept record start at it.
 
     Args:
         clock: returns the current time (the loop clock); injected so tests and pure
             code can supply their own.
+        limit: returns the most records to keep (None: keep everything); read at each
+            append, so a changed config applies at once.
     """
 
-    __slots__ = ("_clock", "_records", "_waiters")
+    __slots__ = ("_clock", "_first", "_limit", "_records", "_waiters")
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, clock: Callable[[], float], limit: Callable[[], int | None] = lambda: None
+    ) -> None:
         self._clock = clock
+        self._limit = limit
+        self._first = 0
         self._records: list[LogRecord] = []
         self._waiters: list[tuple[Callable[[LogRecord], bool], asyncio.Future[LogRecord]]] = []
 
@@ -110,7 +122,7 @@ class EventLog:
             The new record.
         """
         record = LogRecord(
-            index=len(self._records),
+            index=self._first + len(self._records),
             time=self._clock(),
             kind=kind,
             conn_id=conn_id,
@@ -118,6 +130,11 @@ class EventLog:
             data=data,
         )
         self._records.append(record)
+        limit = self._limit()
+        if limit is not None and len(self._records) > limit + limit // 10:
+            excess = len(self._records) - max(0, limit)
+            del self._records[:excess]
+            self._first += excess
         if self._waiters:
             still: list[tuple[Callable[[LogRecord], bool], asyncio.Future[LogRecord]]] = []
             for predicate, future in self._waiters:
@@ -131,22 +148,39 @@ class EventLog:
         return record
 
     def __len__(self) -> int:
-        return len(self._records)
+        return self._first + len(self._records)
 
     def __iter__(self) -> Iterator[LogRecord]:
         return iter(list(self._records))
 
     def __getitem__(self, index: int) -> LogRecord:
-        return self._records[index]
+        """The record with this absolute index (negative: counted from the newest).
+
+        Raises:
+            IndexError: no such record, or it was dropped by the limit.
+        """
+        if index < 0:
+            return self._records[index]
+        if index < self._first:
+            raise IndexError(f"log record {index} was dropped (only the newest are kept)")
+        return self._records[index - self._first]
+
+    @property
+    def first_index(self) -> int:
+        """The index of the oldest record kept (0 until the limit drops any)."""
+        return self._first
 
     @property
     def records(self) -> list[LogRecord]:
-        """A snapshot copy of every record."""
+        """A snapshot copy of every record kept."""
         return list(self._records)
 
     def mark(self) -> int:
         """The index the next record will get; pass it as ``since`` to wait for newer ones."""
-        return len(self._records)
+        return self._first + len(self._records)
+
+    def _since(self, since: int) -> list[LogRecord]:
+        return self._records[max(0, since - self._first) :]
 
     def find(self, match: RecordMatch, *, since: int = 0, **fields: Any) -> list[LogRecord]:
         """Every record from index ``since`` on that matches.
@@ -157,7 +191,7 @@ class EventLog:
             **fields: extra equality filters on ``data`` keys (or ``conn_id``/``session_id``).
         """
         predicate = _predicate(match, fields)
-        return [r for r in self._records[since:] if predicate(r)]
+        return [r for r in self._since(since) if predicate(r)]
 
     def for_connection(self, conn_id: int) -> list[LogRecord]:
         """Every record about one connection (its per-connection log)."""
@@ -197,7 +231,7 @@ class EventLog:
             TimeoutError: nothing matched in time.
         """
         predicate = _predicate(match, fields)
-        for record in self._records[since:]:
+        for record in self._since(since):
             if predicate(record):
                 return record
         future: asyncio.Future[LogRecord] = asyncio.get_running_loop().create_future()
