@@ -15,6 +15,7 @@ import pytest
 
 import tether
 from tether.emulator import Emulator
+from tether.gateway.protocol import POISON_REPEATS
 
 from .conftest import HEARTBEAT_MS, Recorder, send_messages
 
@@ -283,6 +284,26 @@ async def test_oversized_and_split_payloads_arrive_whole(
     ids = await send_messages(emu, 5)
     await rec.wait(lambda: rec.message_ids == ids)
     assert rec.of(tether.Disconnected) == []
+
+
+@pytest.mark.parametrize("compress", ["zlib-stream", None])
+async def test_unreadable_payload_replayed_on_every_resume_ends_the_session(
+    emu: Emulator, make_client: Callable[..., Any], compress: str | None
+) -> None:
+    """A dispatch over the client's ``max_payload`` comes back on every RESUME: after
+    ``POISON_REPEATS`` tries at the same seq the client identifies anew and reports the gap,
+    instead of reconnecting forever."""
+    client, rec = await ready_client(make_client, max_payload=100_000, compress=compress)
+    before = await send_messages(emu, 2)
+    await rec.wait(lambda: rec.message_ids == before)
+    emu.faults.oversized(size=200_000)
+    await rec.wait(lambda: len(rec.of(tether.Ready)) == 2)
+    [lost] = rec.of(tether.SessionLost)
+    assert "too large" in lost.reason and f"{POISON_REPEATS} times in a row" in lost.reason
+    assert emu.identify_count == 2
+    assert emu.resume_count == POISON_REPEATS - 1
+    after = await send_messages(emu, 3)
+    await rec.wait(lambda: rec.message_ids == before + after)
 
 
 async def test_guild_outage_and_recovery(emu: Emulator, make_client: Callable[..., Any]) -> None:

@@ -117,3 +117,20 @@ class TestGuildStreamBookkeeping:
         stream.guild_created(1, available=True, now=1.0)
         assert stream.guild_deleted(1, unavailable=True, now=2.0)
         assert not stream.guild_deleted(1, unavailable=True, now=3.0)
+
+
+class TestUnreadablePayloads:
+    """A payload the client cannot read is replayed by every RESUME: count repeats per spot."""
+
+    def test_counts_in_a_row_at_the_same_seq(self) -> None:
+        session = Session(session_id=SESSION_ID, seq=7, resume_url=RESUME_URL)
+        assert [session.note_unreadable() for _ in range(3)] == [1, 2, 3]
+
+    def test_moving_on_starts_over(self) -> None:
+        session = Session(session_id=SESSION_ID, seq=7, resume_url=RESUME_URL)
+        session.note_unreadable()
+        session.note_unreadable()
+        session.seq = 8  # a dispatch was read since: a one-off fault, not a poisoned replay
+        assert session.note_unreadable() == 1
+        session.session_id = "another"
+        assert session.note_unreadable() == 1

@@ -38,7 +38,7 @@ from tether.gateway.limiter import SendLimiter
 from tether.gateway.policy import Action, Initiator, Verdict, decide
 from tether.gateway.session import Session
 from tether.token import Token
-from tether.wire.close_codes import ABNORMAL_CLOSURE, RESUMABLE_CLIENT_CLOSE
+from tether.wire.close_codes import ABNORMAL_CLOSURE, RESUMABLE_CLIENT_CLOSE, CloseCode
 from tether.wire.codec import Frame, decode_frame, decode_guild_ref, encode_payload
 from tether.wire.compression import DEFAULT_MAX_PAYLOAD, make_inflater
 from tether.wire.opcodes import Op
@@ -57,6 +57,9 @@ log = logging.getLogger("tether.gateway")
 
 #: Client payloads over this many bytes get close 4002 (spec 6.4).
 MAX_SEND_PAYLOAD = 4096
+#: Unreadable payloads in a row at the same seq before a session is given up: a payload
+#: the client cannot read (over ``max_payload``, undecodable) is replayed on every RESUME.
+POISON_REPEATS = 3
 _MAX_QUEUED_COMMANDS = 1000
 #: A HELLO interval above this (one hour) is treated as garbage.
 _MAX_HEARTBEAT_INTERVAL_MS = 3_600_000.0
@@ -257,8 +260,11 @@ class ShardProtocol:
         if isinstance(data, bytes) and self._inflater is not None:
             try:
                 payload = self._inflater.feed(data)
+            except PayloadTooLarge as exc:
+                self._unreadable(f"payload from the gateway too large ({exc})")
+                return
             except WireError as exc:
-                self._fail(f"bad compressed data from the gateway: {exc}")
+                self._unreadable(f"bad compressed data from the gateway: {exc}")
                 return
             if payload is None:
                 return
@@ -266,12 +272,19 @@ class ShardProtocol:
         try:
             frame = decode_frame(payload)
         except DecodeError as exc:
-            self._fail(f"undecodable payload from the gateway: {exc}")
+            self._unreadable(f"undecodable payload from the gateway: {exc}")
             return
         try:
             self._handle(frame, now)
         except DecodeError as exc:  # d itself is undecodable (e.g. a number out of range)
-            self._fail(f"undecodable payload body from the gateway: {exc}")
+            self._unreadable(f"undecodable payload body from the gateway: {exc}")
+
+    def payload_too_large(self, size: int | None = None) -> None:
+        """The driver refused a message over ``max_payload`` before it was complete."""
+        got = f"{size} bytes" if size is not None else "over the limit"
+        self._unreadable(
+            f"payload from the gateway too large ({got}; max_payload {self.config.max_payload})"
+        )
 
     def receive_closed(self, code: int | None, reason: str = "", *, now: float) -> None:
         """The socket is gone: closed by the server (``code``) or dropped (None or 1006).
@@ -652,6 +665,27 @@ class ShardProtocol:
             initiator=Initiator.CLIENT,
             reason=reason,
         )
+
+    def _unreadable(self, reason: str) -> None:
+        """A payload could not be read: resume, unless the same spot failed
+        ``POISON_REPEATS`` times in a row (the server replays it on every RESUME), in which
+        case the session is given up so that the shard moves on (the gap is reported)."""
+        if self.phase in (Phase.CLOSING, Phase.CLOSED):
+            return
+        session = self.session
+        if not session.resumable or session.note_unreadable() < POISON_REPEATS:
+            self._fail(reason)
+            return
+        why = (
+            f"{reason}, {POISON_REPEATS} times in a row after seq {session.seq}: the gateway "
+            "replays it on every resume, so the session is given up"
+        )
+        log.warning("shard %d: %s; identifying anew", self.shard_id, why)
+        session.clear(why)
+        verdict = Verdict(
+            action=Action.REIDENTIFY, code=CloseCode.NORMAL, initiator=Initiator.CLIENT, reason=why
+        )
+        self._begin_close(CloseCode.NORMAL, verdict)
 
     def _fail(self, reason: str, *, dead: bool = False) -> None:
         """Close with a resumable code because of a fault on this socket.

@@ -115,6 +115,19 @@ class Session:
     stream: GuildStream = field(default_factory=GuildStream)
     ready_fired: bool = False
     lost: LostSession | None = None
+    #: Unreadable payloads in a row at the same ``(session_id, seq)``: a payload the client
+    #: cannot read comes back on every RESUME, so the count tells a poisoned replay from a
+    #: one-off fault.
+    unreadable: tuple[str | None, int | None, int] = (None, None, 0)
+
+    def note_unreadable(self) -> int:
+        """Count an unreadable payload at the current position; returns how many in a row
+        arrived there (1 when the session moved on since the last one)."""
+        session_id, seq, count = self.unreadable
+        if (session_id, seq) != (self.session_id, self.seq):
+            count = 0
+        self.unreadable = (self.session_id, self.seq, count + 1)
+        return count + 1
 
     @property
     def resumable(self) -> bool:

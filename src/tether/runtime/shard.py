@@ -425,7 +425,14 @@ class Shard:
                 aiohttp.WSMsgType.ERROR,
             ):
                 if kind is aiohttp.WSMsgType.ERROR:
-                    log.warning("shard %d: socket error: %r", self.shard_id, msg.data)
+                    error = msg.data
+                    if (
+                        isinstance(error, aiohttp.WebSocketError)
+                        and error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+                    ):
+                        proto.payload_too_large()
+                    else:
+                        log.warning("shard %d: socket error: %r", self.shard_id, error)
                 if kind is aiohttp.WSMsgType.CLOSING and proto.phase is Phase.CLOSING:
                     # Our own close is in progress in another task; receiving again would
                     # make aiohttp close with its default code 1000 and end the session.
