@@ -123,6 +123,49 @@ class TestMessages:
                                    headers=AUTH)  # fmt: skip
         assert (status, error["code"]) == (404, 10007)
 
+    async def test_users_channels_roles(self, emu: Emulator, http: aiohttp.ClientSession) -> None:
+        guild = emu.world.guild(emu.world.guild_ids()[0])
+        user = next(iter(guild.members))
+        api = emu.api_url
+        status, got = await call(http, "GET", f"{api}/users/{user}", headers=AUTH)
+        assert (status, got["id"]) == (200, str(user))
+        status, got = await call(http, "GET", f"{api}/users/{emu.world.bot.id}", headers=AUTH)
+        assert (status, got["id"], got["bot"]) == (200, str(emu.world.bot.id), True)
+        status, got = await call(http, "GET", f"{api}/users/@me", headers=AUTH)
+        assert (status, got["id"]) == (200, str(emu.world.bot.id))
+        status, error = await call(http, "GET", f"{api}/users/1", headers=AUTH)
+        assert (status, error["code"]) == (404, 10013)
+        status, channels = await call(
+            http, "GET", f"{api}/guilds/{guild.id}/channels", headers=AUTH
+        )
+        assert status == 200 and [c["id"] for c in channels] == [str(c.id) for c in guild.channels]
+        status, roles = await call(http, "GET", f"{api}/guilds/{guild.id}/roles", headers=AUTH)
+        assert status == 200 and [r["id"] for r in roles] == [str(r.id) for r in guild.roles]
+        status, error = await call(http, "GET", f"{api}/guilds/1/roles", headers=AUTH)
+        assert (status, error["code"]) == (404, 10004)
+
+    async def test_history(self, emu: Emulator, http: aiohttp.ClientSession) -> None:
+        """Newest first; before, after (the ones right after) and around pick the window."""
+        channel = emu.world.text_channel_ids()[0]
+        ids = [int((await emu.send_message(channel, f"m{n}"))["id"]) for n in range(10)]
+        base = f"{emu.api_url}/channels/{channel}/messages"
+
+        async def history(query: str) -> list[int]:
+            status, got = await call(http, "GET", f"{base}?{query}", headers=AUTH)
+            assert status == 200, got
+            return [int(m["id"]) for m in got]
+
+        assert await history("") == ids[::-1]
+        assert await history("limit=3") == ids[:-4:-1]
+        assert await history(f"before={ids[5]}&limit=2") == [ids[4], ids[3]]
+        assert await history(f"after={ids[2]}&limit=3") == [ids[5], ids[4], ids[3]]
+        assert await history(f"around={ids[5]}&limit=4") == [ids[6], ids[5], ids[4], ids[3]]
+        for bad in ("limit=0", "limit=101", "limit=x", "before=abc"):
+            status, error = await call(http, "GET", f"{base}?{bad}", headers=AUTH)
+            assert (status, error["code"]) == (400, 50035), bad
+        status, error = await call(http, "GET", f"{emu.api_url}/channels/1/messages", headers=AUTH)
+        assert (status, error["code"]) == (404, 10003)
+
 
 class TestInteractions:
     """Spec 11.6, 14 A6: the callback's window, its second use, and the webhook endpoints."""
@@ -156,14 +199,10 @@ class TestInteractions:
         [logged] = [c for c in emu.rest.calls(method="POST") if c.get("status") == 200]
         assert payload["token"] not in logged.get("path") and "<token>" in logged.get("path")
 
-    async def test_late_and_webhook_rules(
-        self, emu: Emulator, http: aiohttp.ClientSession
-    ) -> None:
+    async def test_late_and_webhook_rules(self, emu: Emulator, http: aiohttp.ClientSession) -> None:
         channel = emu.world.text_channel_ids()[0]
         late = emu.rest.interactions.create(channel, "slow")
-        status, _ = await call(
-            http, "POST", f"{emu.control_url}/interactions/{late['id']}/expire"
-        )
+        status, _ = await call(http, "POST", f"{emu.control_url}/interactions/{late['id']}/expire")
         assert status == 200
         url = f"{emu.api_url}/interactions/{late['id']}/{late['token']}/callback"
         assert (await call(http, "POST", url, {"type": 5}))[1]["code"] == 10062
@@ -171,9 +210,9 @@ class TestInteractions:
         app = emu.world.application_id
         hook = f"{emu.api_url}/webhooks/{app}/{fresh['token']}"
         assert (await call(http, "POST", hook, {"content": "early"}))[1]["code"] == 10015
-        assert (await call(http, "PATCH", f"{hook}/messages/@original", {"content": "x"}))[
-            1
-        ]["code"] == 10008
+        assert (await call(http, "PATCH", f"{hook}/messages/@original", {"content": "x"}))[1][
+            "code"
+        ] == 10008
         callback = f"{emu.api_url}/interactions/{fresh['id']}/{fresh['token']}/callback"
         assert (await call(http, "POST", callback, {"type": 5, "data": {"flags": 64}}))[0] == 204
         status, original = await call(http, "GET", f"{hook}/messages/@original")

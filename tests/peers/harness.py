@@ -253,6 +253,14 @@ class PeerBot(abc.ABC):
         """GET the bot's application with the peer's REST client: (id, name)."""
 
     @abc.abstractmethod
+    async def fetch_user(self, user_id: int) -> tuple[int, str]:
+        """GET a user with the peer's REST client: (id, username)."""
+
+    @abc.abstractmethod
+    async def history(self, channel_id: int, limit: int) -> list[int]:
+        """A channel's newest ``limit`` message ids, newest first, with the peer's paging."""
+
+    @abc.abstractmethod
     async def _close(self) -> None:
         """Shut the peer down with its own API."""
 
@@ -409,6 +417,15 @@ class DiscordPyBot(PeerBot):
         app = await self.client.application_info()
         return app.id, app.name
 
+    async def fetch_user(self, user_id: int) -> tuple[int, str]:
+        user = await self.client.fetch_user(user_id)
+        return user.id, user.name
+
+    async def history(self, channel_id: int, limit: int) -> list[int]:
+        channel = await self.client.fetch_channel(channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        return [m.id async for m in channel.history(limit=limit)]
+
     async def _close(self) -> None:
         try:
             await self.client.close()
@@ -510,6 +527,14 @@ class HikariBot(PeerBot):
     async def fetch_application(self) -> tuple[int, str]:
         app = await self.bot.rest.fetch_application()
         return int(app.id), app.name
+
+    async def fetch_user(self, user_id: int) -> tuple[int, str]:
+        user = await self.bot.rest.fetch_user(user_id)
+        return int(user.id), user.username
+
+    async def history(self, channel_id: int, limit: int) -> list[int]:
+        messages = self.bot.rest.fetch_messages(channel_id).limit(limit)
+        return [int(m.id) async for m in messages]
 
     async def _close(self) -> None:
         await self.bot.close()

@@ -158,3 +158,18 @@ async def test_fetches_its_application_over_rest(peer: PeerBot, emu: Emulator) -
     assert gets
     assert {r.get("status") for r in gets} == {200}
     await peer.stop_cleanly()
+
+
+async def test_fetches_users_and_pages_through_history(peer: PeerBot, emu: Emulator) -> None:
+    """GET /users/{id} and GET /channels/{id}/messages, paged by the peer (over 100)."""
+    await peer.start()
+    await peer.wait_ready()
+    guild = emu.world.guild(emu.world.guild_ids()[0])
+    user = guild.members[next(iter(guild.members))].user
+    assert await peer.fetch_user(user.id) == (user.id, user.username)
+    channel = emu.world.text_channel_ids()[0]
+    ids = [int((await emu.send_message(channel, f"m{n}"))["id"]) for n in range(130)]
+    assert await peer.history(channel, 120) == ids[:-121:-1]
+    pages = [r for r in emu.log.find("rest") if r.get("path", "").endswith("/messages")]
+    assert len(pages) >= 2 and {r.get("status") for r in pages} == {200}
+    await peer.stop_cleanly()

@@ -9,6 +9,7 @@ private copies: dispatched payloads (kept in replay buffers) are never mutated a
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime
 import time
@@ -38,6 +39,8 @@ _CONTENT_FIELDS = ("content", "embeds", "sticker_ids", "components", "files", "p
 _MENTION_KINDS = frozenset({"users", "roles", "everyone"})
 _REPLY = 19
 _EPHEMERAL = 1 << 6
+_HISTORY_DEFAULT = 50
+_HISTORY_MAX = 100
 
 
 def now_iso() -> str:
@@ -262,6 +265,40 @@ class MessageRoutes:
         message = self._message(request, channel)
         return message if isinstance(message, web.Response) else json_response(rest_view(message))
 
+    async def history(self, request: web.Request) -> web.StreamResponse:
+        """GET /channels/{id}/messages: at most ``limit`` (1-100, default 50) messages,
+        newest first; ``before``/``after``/``around`` (one of them) pick the window as
+        Discord does (``after``: the ones right after that id)."""
+        channel = self._channel(request)
+        if not isinstance(channel, Channel):
+            return channel
+        query = request.query
+        limit_raw = query.get("limit", str(_HISTORY_DEFAULT))
+        anchors = [k for k in ("before", "after", "around") if k in query]
+        bad = [k for k in anchors if not query[k].isdigit()]
+        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= _HISTORY_MAX or bad:
+            field = bad[0] if bad else "limit"
+            return error(400, 50035, f"Invalid Form Body ({field})")
+        limit = int(limit_raw)
+        messages = sorted(
+            (m for m in self.store.all(channel.id) if not m.get("flags", 0) & _EPHEMERAL),
+            key=lambda m: int(m["id"]),
+        )
+        ids = [int(m["id"]) for m in messages]
+        if "before" in query:
+            end = bisect.bisect_left(ids, int(query["before"]))
+            window = messages[max(0, end - limit) : end]
+        elif "after" in query:
+            start = bisect.bisect_right(ids, int(query["after"]))
+            window = messages[start : start + limit]
+        elif "around" in query:
+            middle = bisect.bisect_left(ids, int(query["around"]))
+            start = max(0, middle - limit // 2)
+            window = messages[start : start + limit]
+        else:
+            window = messages[-limit:]
+        return json_response([rest_view(m) for m in reversed(window)])
+
     def apply_edit(self, message: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         """Apply an edit body, store it, dispatch MESSAGE_UPDATE; returns the new message."""
         for key in ("content", "embeds", "components", "flags", "attachments"):
@@ -345,7 +382,9 @@ class MessageRoutes:
             return channel
         bot = self.hub.world.bot
         payload: dict[str, Any] = {
-            "channel_id": str(channel.id), "user_id": str(bot.id), "timestamp": int(time.time())
+            "channel_id": str(channel.id),
+            "user_id": str(bot.id),
+            "timestamp": int(time.time()),
         }
         self._add_guild(payload, channel, bot)
         self.hub.dispatch("TYPING_START", payload, channel.guild_id)

@@ -41,6 +41,7 @@ from tether.emulator.payloads import (
     channel_payload,
     guild_payload,
     member_payload,
+    role_payload,
     user_payload,
 )
 from tether.emulator.ratelimit import RestLimits, ServerLimiter, ceil_ms
@@ -345,6 +346,27 @@ class RestApi:
             return error(404, 10007, "Unknown Member")
         return json_response(member_payload(member))
 
+    async def get_user(self, request: web.Request) -> web.StreamResponse:
+        """GET /users/{id}."""
+        user = self.hub.world.user(digits(request.match_info["user_id"]))
+        if user is None:
+            return error(404, 10013, "Unknown User")
+        return json_response(user_payload(user))
+
+    async def guild_channels(self, request: web.Request) -> web.StreamResponse:
+        """GET /guilds/{id}/channels (threads are not listed, as on Discord)."""
+        guild = self.hub.world.guilds.get(digits(request.match_info["guild_id"]))
+        if guild is None:
+            return error(404, 10004, "Unknown Guild")
+        return json_response([channel_payload(c) for c in guild.channels])
+
+    async def guild_roles(self, request: web.Request) -> web.StreamResponse:
+        """GET /guilds/{id}/roles."""
+        guild = self.hub.world.guilds.get(digits(request.match_info["guild_id"]))
+        if guild is None:
+            return error(404, 10004, "Unknown Guild")
+        return json_response([role_payload(r) for r in guild.roles])
+
     async def not_found(self, request: web.Request) -> web.StreamResponse:
         """Any other /api/v10 route."""
         return error(404, 0, "404: Not Found")
@@ -368,6 +390,10 @@ def add_rest_routes(app: web.Application, hub: Hub, side: RestSide | None = None
         ("GET", "/channels/{channel_id}", api.get_channel, True),
         ("GET", "/guilds/{guild_id}", api.get_guild, True),
         ("GET", "/guilds/{guild_id}/members/{user_id}", api.get_member, True),
+        ("GET", "/guilds/{guild_id}/channels", api.guild_channels, True),
+        ("GET", "/guilds/{guild_id}/roles", api.guild_roles, True),
+        ("GET", "/users/{user_id}", api.get_user, True),
+        ("GET", "/channels/{channel_id}/messages", messages.history, True),
         ("POST", "/channels/{channel_id}/messages", messages.create, True),
         ("GET", message, messages.get, True),
         ("PATCH", message, messages.edit, True),
