@@ -55,6 +55,7 @@ from tether.emulator.replies import (
     read_body,
 )
 from tether.emulator.restfaults import RestFaults
+from tether.emulator.world import Guild
 
 __all__ = ["API_PREFIX", "RestApi", "RestSide", "add_rest_routes", "json_response"]
 
@@ -329,18 +330,22 @@ class RestApi:
             return error(404, 10003, "Unknown Channel")
         return json_response(channel_payload(channel))
 
+    def _guild(self, request: web.Request) -> Guild | web.Response:
+        guild = self.hub.world.guilds.get(digits(request.match_info["guild_id"]))
+        return error(404, 10004, "Unknown Guild") if guild is None else guild
+
     async def get_guild(self, request: web.Request) -> web.StreamResponse:
         """GET /guilds/{id}."""
-        guild = self.hub.world.guilds.get(digits(request.match_info["guild_id"]))
-        if guild is None:
-            return error(404, 10004, "Unknown Guild")
+        guild = self._guild(request)
+        if not isinstance(guild, Guild):
+            return guild
         return json_response(guild_payload(guild))
 
     async def get_member(self, request: web.Request) -> web.StreamResponse:
         """GET /guilds/{id}/members/{user_id}."""
-        guild = self.hub.world.guilds.get(digits(request.match_info["guild_id"]))
-        if guild is None:
-            return error(404, 10004, "Unknown Guild")
+        guild = self._guild(request)
+        if not isinstance(guild, Guild):
+            return guild
         member = guild.members.get(digits(request.match_info["user_id"]))
         if member is None:
             return error(404, 10007, "Unknown Member")
@@ -355,16 +360,16 @@ class RestApi:
 
     async def guild_channels(self, request: web.Request) -> web.StreamResponse:
         """GET /guilds/{id}/channels (threads are not listed, as on Discord)."""
-        guild = self.hub.world.guilds.get(digits(request.match_info["guild_id"]))
-        if guild is None:
-            return error(404, 10004, "Unknown Guild")
+        guild = self._guild(request)
+        if not isinstance(guild, Guild):
+            return guild
         return json_response([channel_payload(c) for c in guild.channels])
 
     async def guild_roles(self, request: web.Request) -> web.StreamResponse:
         """GET /guilds/{id}/roles."""
-        guild = self.hub.world.guilds.get(digits(request.match_info["guild_id"]))
-        if guild is None:
-            return error(404, 10004, "Unknown Guild")
+        guild = self._guild(request)
+        if not isinstance(guild, Guild):
+            return guild
         return json_response([role_payload(r) for r in guild.roles])
 
     async def not_found(self, request: web.Request) -> web.StreamResponse:
