@@ -406,7 +406,8 @@ async def test_heartbeats_start_when_hello_arrives_late(
     client, rec = await ready_client(make_client)
     hello = emu.log.find("hello")[0]
     beat = await emu.log.wait_for("heartbeat", timeout=3)
-    assert beat.time - hello.time <= HEARTBEAT_MS / 1000 + 0.1
+    # within the server's grace (interval x 1.5): a beat later than that is what 4009 punishes
+    assert beat.time - hello.time <= HEARTBEAT_MS / 1000 * 1.5
     mark = emu.log.mark()
     for _ in range(3):
         await emu.log.wait_for("heartbeat", since=emu.log.mark(), timeout=3)
