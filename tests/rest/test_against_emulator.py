@@ -328,6 +328,27 @@ class TestEndpoints:
             await rest.get_guild_member(guild_id, 1)
         assert unknown.value.code == 10007
 
+    async def test_users_and_history(self, emu: Emulator, rest: RestClient) -> None:
+        guild = emu.world.guild(emu.world.guild_ids()[0])
+        uid = next(iter(guild.members))
+        user = await rest.get_user(uid)
+        assert (user.id, user.username) == (uid, guild.members[uid].user.username)
+        with pytest.raises(NotFound) as unknown:
+            await rest.get_user(1)
+        assert unknown.value.code == 10013
+        channel = emu.world.text_channel_ids()[0]
+        ids = [int((await emu.send_message(channel, f"h{n}"))["id"]) for n in range(6)]
+        page = await rest.get_channel_messages(channel, limit=3)
+        assert [m.id for m in page] == ids[:-4:-1]
+        assert [m.content for m in page] == ["h5", "h4", "h3"]
+        older = await rest.get_channel_messages(channel, before=page[-1].id, limit=100)
+        assert [m.id for m in older] == ids[2::-1]
+        newer = await rest.get_channel_messages(channel, after=ids[0], limit=2)
+        assert [m.id for m in newer] == [ids[2], ids[1]]
+        for bad in ({"limit": 0}, {"limit": 101}, {"before": 1, "after": 2}):
+            with pytest.raises(ConfigError):
+                await rest.get_channel_messages(channel, **bad)  # type: ignore[arg-type]
+
     async def test_message_lifecycle(self, emu: Emulator, rest: RestClient) -> None:
         channel = emu.world.text_channel_ids()[0]
         ping = await emu.send_message(channel, "!ping")

@@ -50,6 +50,8 @@ from tether.urls import check_url
 __all__ = ["DISCORD_API_URL", "RestClient"]
 
 DISCORD_API_URL: Final = "https://discord.com/api/v10"
+#: The most messages one history request returns (Discord: 100).
+_MAX_HISTORY_PAGE: Final = 100
 
 Snowflake = int | str
 Embeds = Sequence[Mapping[str, Any]]
@@ -141,6 +143,10 @@ class RestClient:
         """``GET /users/@me``: the bot's own user."""
         return User.from_json(await self._request(routes.GET_CURRENT_USER))
 
+    async def get_user(self, user_id: Snowflake) -> User:
+        """``GET /users/{user_id}``: any user (``NotFound`` 10013 if unknown)."""
+        return User.from_json(await self._request(routes.GET_USER, user_id=user_id))
+
     # ------------------------------------------------------------------ guilds and channels
     async def get_channel(self, channel_id: Snowflake) -> Channel:
         """``GET /channels/{id}``."""
@@ -197,11 +203,39 @@ class RestClient:
         data = await self._request(routes.CREATE_MESSAGE, json=body, channel_id=channel_id)
         return Message.from_json(data)
 
+    async def get_channel_messages(
+        self,
+        channel_id: Snowflake,
+        *,
+        limit: int = 50,
+        before: Snowflake | None = None,
+        after: Snowflake | None = None,
+        around: Snowflake | None = None,
+    ) -> list[Message]:
+        """``GET /channels/{channel_id}/messages``: one page of history, newest first.
+
+        Args:
+            limit: 1-100 messages.
+            before: only messages older than this id.
+            after: the messages right after this id.
+            around: the messages around this id.
+
+        Raises:
+            ConfigError: ``limit`` out of range, or more than one of before/after/around.
+        """
+        if not 1 <= limit <= _MAX_HISTORY_PAGE:
+            raise ConfigError(f"limit must be 1-{_MAX_HISTORY_PAGE}, got {limit}")
+        anchors = {"before": before, "after": after, "around": around}
+        given = {k: str(int(v)) for k, v in anchors.items() if v is not None}
+        if len(given) > 1:
+            raise ConfigError(f"give at most one of before, after, around; got {sorted(given)}")
+        query = {"limit": str(limit), **given}
+        data = await self._request(routes.GET_CHANNEL_MESSAGES, query=query, channel_id=channel_id)
+        return [Message.from_json(m) for m in data]
+
     async def get_message(self, channel_id: Snowflake, message_id: Snowflake) -> Message:
         """``GET /channels/{channel_id}/messages/{message_id}``."""
-        data = await self._request(
-            routes.GET_MESSAGE, channel_id=channel_id, message_id=message_id
-        )
+        data = await self._request(routes.GET_MESSAGE, channel_id=channel_id, message_id=message_id)
         return Message.from_json(data)
 
     async def edit_message(
@@ -229,9 +263,7 @@ class RestClient:
         """``DELETE /channels/{channel_id}/messages/{message_id}``."""
         await self._request(routes.DELETE_MESSAGE, channel_id=channel_id, message_id=message_id)
 
-    async def add_reaction(
-        self, channel_id: Snowflake, message_id: Snowflake, emoji: str
-    ) -> None:
+    async def add_reaction(self, channel_id: Snowflake, message_id: Snowflake, emoji: str) -> None:
         """``PUT .../reactions/{emoji}/@me``: a unicode emoji, or ``name:id`` for a custom one."""
         if not emoji:
             raise ConfigError("emoji must not be empty")

@@ -27,12 +27,14 @@ __all__ = [
     "EDIT_MESSAGE",
     "EDIT_ORIGINAL_INTERACTION_RESPONSE",
     "GET_CHANNEL",
+    "GET_CHANNEL_MESSAGES",
     "GET_CURRENT_USER",
     "GET_GATEWAY_BOT",
     "GET_GUILD",
     "GET_GUILD_MEMBER",
     "GET_MESSAGE",
     "GET_ORIGINAL_INTERACTION_RESPONSE",
+    "GET_USER",
     "IDEMPOTENT_METHODS",
     "TRIGGER_TYPING",
     "CompiledRoute",
@@ -133,6 +135,8 @@ class CompiledRoute:
 
 GET_GATEWAY_BOT: Final = Route("GET", "/gateway/bot")
 GET_CURRENT_USER: Final = Route("GET", "/users/@me")
+GET_USER: Final = Route("GET", "/users/{user_id}")
+GET_CHANNEL_MESSAGES: Final = Route("GET", "/channels/{channel_id}/messages")
 GET_CHANNEL: Final = Route("GET", "/channels/{channel_id}")
 GET_GUILD: Final = Route("GET", "/guilds/{guild_id}")
 GET_GUILD_MEMBER: Final = Route("GET", "/guilds/{guild_id}/members/{user_id}")
