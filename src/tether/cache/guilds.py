@@ -5,16 +5,19 @@ One small function per dispatch name, each ``(cache, raw d, shard id) -> None``.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from tether.cache.flags import CacheFlags
 from tether.cache.payloads import MemberPayload, PresencePayload, member_extra
 from tether.cache.store import copy_user
-from tether.models import GUILD_FIELDS, Guild, Member, Role, ThreadMember
+from tether.models import GUILD_FIELDS, Guild, MemberExtra, Role, ThreadMember, User
+from tether.models.member import stamp_of
 
 if TYPE_CHECKING:
     from tether.cache.store import Cache
 
+_NAN = math.nan
 _THREADS = int(CacheFlags.THREADS)
 _CHANNELS = int(CacheFlags.CHANNELS)
 
@@ -125,11 +128,16 @@ def _fill_presences(cache: Cache, guild: Guild, entries: list[PresencePayload]) 
 
 
 def _fill_members(cache: Cache, guild: Guild, members_in: list[MemberPayload]) -> None:
-    """The hot loop of the guild stream: intern users and role tuples, keep members."""
-    members = guild.members
+    """The hot loop of the guild stream: intern users, then build the guild's member table
+    from columns (no member object is made)."""
     users = cache.users
     extra_refs = cache._extra_refs
-    role_sets = cache.role_sets_of(guild.id)
+    ids: list[int] = []
+    kept_users: list[User] = []
+    joined: list[float] = []
+    roles: list[tuple[int, ...]] = []
+    nicks: dict[int, str] = {}
+    extras: dict[int, MemberExtra] = {}
     for payload in members_in:
         user = payload.user
         uid = user.id
@@ -145,11 +153,19 @@ def _fill_members(cache: Cache, guild: Guild, members_in: list[MemberPayload]) -
                 copy_user(current, user)
             extra_refs[uid] = extra_refs.get(uid, 0) + 1
             user = current
-        roles = payload.roles
-        if roles:
-            roles = role_sets.setdefault(roles, roles)
-        if uid in members:  # listed twice: keep one reference
-            cache.release_user(uid)
+            uid = user.id  # the one int object kept for this id
+        ids.append(uid)
+        kept_users.append(user)
+        moment = payload.joined_at
+        if moment is None:
+            joined.append(_NAN)
+        else:
+            joined.append(moment.timestamp() if moment.tzinfo is not None else stamp_of(moment))
+        roles.append(payload.roles)
+        if payload.nick is not None:
+            nicks[uid] = payload.nick
+        elif nicks:
+            nicks.pop(uid, None)
         if (
             payload.avatar is None
             and payload.premium_since is None
@@ -159,12 +175,17 @@ def _fill_members(cache: Cache, guild: Guild, members_in: list[MemberPayload]) -
             and not payload.deaf
             and not payload.mute
         ):
-            extra = None
+            if extras:
+                extras.pop(uid, None)
         else:
             extra = member_extra(payload)
-        members[uid] = Member(
-            user=user, roles=roles, joined_at=payload.joined_at, nick=payload.nick, extra=extra
-        )
+            if extra is not None:
+                extras[uid] = extra
+    if len(set(ids)) != len(ids):  # listed twice: one reference per kept member
+        for uid in set(ids):
+            for _ in range(ids.count(uid) - 1):
+                cache.release_user(uid)
+    guild.members.build(ids, kept_users, joined=joined, roles=roles, nicks=nicks, extras=extras)
 
 
 def _mark_unavailable(cache: Cache, guild_id: int) -> None:
@@ -212,10 +233,7 @@ def guild_role_delete(cache: Cache, raw: bytes, _shard_id: int) -> None:
         return
     role_id = payload.role_id
     guild.roles.pop(role_id, None)
-    for member in guild.members.values():
-        if role_id in member.roles:
-            roles = tuple(r for r in member.roles if r != role_id)
-            member.roles = cache.role_set(guild.id, roles) if roles else ()
+    guild.members.drop_role(role_id)
 
 
 def channel_create(cache: Cache, raw: bytes, _shard_id: int) -> None:

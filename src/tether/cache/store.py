@@ -7,8 +7,10 @@ in the gateway or runtime layers knows the cache exists.
 
 Memory is the design constraint: records are ``gc=False`` structs decoded straight from
 the dispatch bytes, parts that are not kept are never decoded, each user exists once
-(members, authors and presences point at the same :class:`~tether.models.User`), members
-with the same roles share one tuple, and identical presences are one shared record.
+(members, authors and presences point at the same :class:`~tether.models.User`), a
+guild's members are kept in columns (:class:`~tether.models.MemberTable`: about 28 bytes a
+member, read as materialized :class:`~tether.models.Member` records), members with the same
+roles share one tuple, and identical presences are one shared record.
 
 Shared records (users, presences, client statuses, role tuples) must be treated as
 read-only by callers; the cache replaces or updates them itself.
@@ -118,7 +120,6 @@ class Cache:
         self.ignored = 0
         self.decoders = Decoders(kept)
         self._extra_refs: dict[Snowflake, int] = {}
-        self._role_sets: dict[Snowflake, dict[tuple[Snowflake, ...], tuple[Snowflake, ...]]] = {}
         self.shared_presences: dict[tuple[Any, ...], Presence] = {}
         self._statuses: dict[tuple[Any, ...], ClientStatus] = {}
         self._strings: dict[str, str] = {}
@@ -278,41 +279,30 @@ class Cache:
 
     # ------------------------------------------------------------------ members
     def put_member(self, guild: Guild, member: Member) -> Member | None:
-        """Keep ``member`` in ``guild`` (replacing any previous record); returns the kept one."""
+        """Keep ``member`` in ``guild`` (replacing any previous record); returns the kept one
+        (``member`` itself, attached to the guild's table, its user the shared record)."""
         uid = member.user.id
         if not uid:
             return None
         member.user = self.intern_user(member.user)
-        if member.roles:
-            member.roles = self.role_set(guild.id, member.roles)
-        old = guild.members.get(uid)
-        guild.members[uid] = member
-        if old is not None:
+        had = uid in guild.members
+        guild.members.put(member)
+        if had:
             self.release_user(uid)
         return member
 
     def remove_member(self, guild: Guild, user_id: Snowflake) -> Member | None:
         """Forget a member (and the user, unless something else refers to it)."""
-        old = guild.members.pop(user_id, None)
+        old = guild.members.remove(user_id)
         if old is not None:
             self.release_user(user_id)
         return old
 
     def role_set(self, guild_id: Snowflake, roles: tuple[Snowflake, ...]) -> tuple[Snowflake, ...]:
-        """The shared tuple equal to ``roles`` for this guild."""
-        sets = self._role_sets.get(guild_id)
-        if sets is None:
-            sets = self._role_sets[guild_id] = {}
-        return sets.setdefault(roles, roles)
-
-    def role_sets_of(
-        self, guild_id: Snowflake
-    ) -> dict[tuple[Snowflake, ...], tuple[Snowflake, ...]]:
-        """The shared role tuples of a guild (created on first use)."""
-        sets = self._role_sets.get(guild_id)
-        if sets is None:
-            sets = self._role_sets[guild_id] = {}
-        return sets
+        """The shared tuple equal to ``roles`` for this guild (``roles`` itself when the
+        guild is not kept)."""
+        guild = self.guilds.get(guild_id)
+        return roles if guild is None else guild.members.role_set(roles)
 
     # ------------------------------------------------------------------ presences
     def make_presence(self, payload: PresencePayload) -> Presence | None:
@@ -387,7 +377,6 @@ class Cache:
             if cid not in keep:
                 self.channels.pop(cid, None)
         if new is None:
-            self._role_sets.pop(old.id, None)
             self.forget_messages(lambda m: m.guild_id == old.id)
 
     def remove_guild(self, guild_id: Snowflake) -> Guild | None:

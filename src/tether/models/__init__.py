@@ -21,6 +21,7 @@ from tether.models.guild import (
     GuildFields,
     Member,
     MemberExtra,
+    MemberTable,
     Role,
     VoiceState,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "GuildFields",
     "Member",
     "MemberExtra",
+    "MemberTable",
     "Message",
     "MessageReference",
     "PermissionOverwrite",
