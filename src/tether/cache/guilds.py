@@ -5,19 +5,17 @@ One small function per dispatch name, each ``(cache, raw d, shard id) -> None``.
 
 from __future__ import annotations
 
-import math
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from tether.cache.flags import CacheFlags
 from tether.cache.payloads import MemberPayload, PresencePayload, member_extra
 from tether.cache.store import copy_user
-from tether.models import GUILD_FIELDS, Guild, MemberExtra, Role, ThreadMember, User
-from tether.models.member import stamp_of
+from tether.models import GUILD_FIELDS, Guild, MemberTable, Presence, Role, ThreadMember
 
 if TYPE_CHECKING:
     from tether.cache.store import Cache
 
-_NAN = math.nan
 _THREADS = int(CacheFlags.THREADS)
 _CHANNELS = int(CacheFlags.CHANNELS)
 
@@ -48,9 +46,7 @@ def ready(cache: Cache, raw: bytes, shard_id: int) -> None:
         cache.me = me
     else:
         copy_user(cache.me, me)
-    kept_user = cache.users.get(me.id)
-    if kept_user is not None and kept_user is not cache.me:
-        copy_user(kept_user, me)
+    cache.users.update(me)
     listed = {g.id for g in payload.guilds}
     for guild_id, guild in list(cache.guilds.items()):
         if guild_id in listed:
@@ -79,6 +75,7 @@ def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
         large=payload.large,
         member_count=payload.member_count,
         shard_id=shard_id,
+        members=MemberTable(cache.users),
     )
     kept = cache.kept_bits
     if kept & _ROLES:
@@ -105,8 +102,8 @@ def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
 
 def _fill_presences(cache: Cache, guild: Guild, entries: list[PresencePayload]) -> None:
     """Presences of the guild stream; the common ones (no activity) are shared records."""
-    presences = guild.presences
-    users = cache.users
+    ids: list[int] = []
+    kept: list[Presence] = []
     shared = cache.shared_presences
     make = cache.make_presence
     for entry in entries:
@@ -123,69 +120,53 @@ def _fill_presences(cache: Cache, guild: Guild, entries: list[PresencePayload]) 
                 else (entry.status, client.desktop, client.mobile, client.web)
             )
             presence = shared.get(key) or make(entry)
-        user = users.get(uid)  # its id is the one int object kept
-        presences[uid if user is None else user.id] = presence  # type: ignore[assignment]
+        if presence is not None:
+            ids.append(uid)
+            kept.append(presence)
+    guild.presences.build(ids, kept)
+
+
+_USER, _ID = attrgetter("user"), attrgetter("id")
+_JOINED, _ROLES_OF, _NICK = attrgetter("joined_at"), attrgetter("roles"), attrgetter("nick")
+_RARE = attrgetter(
+    "avatar", "premium_since", "communication_disabled_until", "flags", "pending", "deaf", "mute"
+)
+_RARE_DEFAULTS = (None, None, None, 0, False, False, False)
 
 
 def _fill_members(cache: Cache, guild: Guild, members_in: list[MemberPayload]) -> None:
-    """The hot loop of the guild stream: intern users, then build the guild's member table
-    from columns (no member object is made)."""
-    users = cache.users
+    """The hot path of the guild stream: keep the users, then build the guild's member
+    table from columns taken off the payloads (no member object is made)."""
+    users = list(map(_USER, members_in))
+    ids = list(map(_ID, users))
+    if 0 in ids:  # a member without a user id is skipped
+        members_in = [p for p, uid in zip(members_in, ids, strict=True) if uid]
+        users = list(map(_USER, members_in))
+        ids = list(map(_ID, users))
+    if len(set(ids)) != len(ids):  # listed twice: the last entry counts
+        keep = sorted({uid: i for i, uid in enumerate(ids)}.values())
+        members_in = [members_in[i] for i in keep]
+        users = [users[i] for i in keep]
+        ids = [ids[i] for i in keep]
     extra_refs = cache._extra_refs
-    ids: list[int] = []
-    kept_users: list[User] = []
-    joined: list[float] = []
-    roles: list[tuple[int, ...]] = []
-    nicks: dict[int, str] = {}
-    extras: dict[int, MemberExtra] = {}
-    for payload in members_in:
-        user = payload.user
-        uid = user.id
-        if not uid:
-            continue
-        current = users.get(uid)
-        if current is None:
-            if user.discriminator == "0":
-                user.discriminator = "0"
-            users[uid] = user
-        else:
-            if current != user:
-                copy_user(current, user)
-            extra_refs[uid] = extra_refs.get(uid, 0) + 1
-            user = current
-            uid = user.id  # the one int object kept for this id
-        ids.append(uid)
-        kept_users.append(user)
-        moment = payload.joined_at
-        if moment is None:
-            joined.append(_NAN)
-        else:
-            joined.append(moment.timestamp() if moment.tzinfo is not None else stamp_of(moment))
-        roles.append(payload.roles)
-        if payload.nick is not None:
-            nicks[uid] = payload.nick
-        elif nicks:
-            nicks.pop(uid, None)
-        if (
-            payload.avatar is None
-            and payload.premium_since is None
-            and payload.communication_disabled_until is None
-            and not payload.flags
-            and not payload.pending
-            and not payload.deaf
-            and not payload.mute
-        ):
-            if extras:
-                extras.pop(uid, None)
-        else:
-            extra = member_extra(payload)
-            if extra is not None:
-                extras[uid] = extra
-    if len(set(ids)) != len(ids):  # listed twice: one reference per kept member
-        for uid in set(ids):
-            for _ in range(ids.count(uid) - 1):
-                cache.release_user(uid)
-    guild.members.build(ids, kept_users, joined=joined, roles=roles, nicks=nicks, extras=extras)
+    for uid in cache.users.fill_many(users):
+        extra_refs[uid] = extra_refs.get(uid, 0) + 1
+    count = len(ids)
+    nicks = list(map(_NICK, members_in))
+    rare = list(map(_RARE, members_in))
+    guild.members.build(
+        ids,
+        joined=list(map(_JOINED, members_in)),
+        roles=list(map(_ROLES_OF, members_in)),
+        nicks=None if nicks.count(None) == count else nicks,
+        extras=None
+        if rare.count(_RARE_DEFAULTS) == count
+        else {
+            uid: member_extra(p)  # type: ignore[misc]
+            for uid, p, fields in zip(ids, members_in, rare, strict=True)
+            if fields != _RARE_DEFAULTS
+        },
+    )
 
 
 def _mark_unavailable(cache: Cache, guild_id: int) -> None:

@@ -73,7 +73,7 @@ def guild_member_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
         cache.put_member(guild, member)
         return
     if member.user != payload.user:
-        copy_user(member.user, payload.user)
+        cache.update_user(payload.user)
     _merge_member(cache, guild.id, member, payload)
 
 
@@ -185,6 +185,4 @@ def user_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
         cache.me = user
     elif cache.me.id == user.id:
         copy_user(cache.me, user)
-    kept = cache.users.get(user.id)
-    if kept is not None and kept is not cache.me:
-        copy_user(kept, user)
+    cache.users.update(user)

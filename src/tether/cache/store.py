@@ -38,6 +38,7 @@ from tether.models import (
     Role,
     Snowflake,
     User,
+    UserTable,
     VoiceState,
 )
 
@@ -46,7 +47,6 @@ __all__ = ["Cache", "CacheEvent", "Handler"]
 log = logging.getLogger("tether.cache")
 
 _USER_FIELDS = User.__struct_fields__
-_ZERO = "0"
 
 
 class _RawFrame(Protocol):
@@ -86,7 +86,8 @@ class Cache:
         guilds: guild id -> :class:`Guild` (available ones, and unavailable ones whose data
             is kept from before an outage).
         channels: channel id -> :class:`Channel` for every kept channel, thread and DM.
-        users: user id -> the one shared :class:`User` record.
+        users: user id -> the live shared :class:`User` record (a packed
+            :class:`~tether.models.UserTable`, read-only for callers).
         messages: message id -> :class:`Message`, oldest first.
         me: the bot's own user (from READY, kept current by USER_UPDATE).
         unavailable_guilds: ids of guilds that are unavailable right now (not yet streamed
@@ -112,7 +113,7 @@ class Cache:
         self.kept_bits = int(kept)
         self.guilds: dict[Snowflake, Guild] = {}
         self.channels: dict[Snowflake, Channel] = {}
-        self.users: dict[Snowflake, User] = {}
+        self.users = UserTable()
         self.messages: OrderedDict[Snowflake, Message] = OrderedDict()
         self.me: User | None = None
         self.unavailable_guilds: set[Snowflake] = set()
@@ -188,7 +189,7 @@ class Cache:
 
     def user(self, user_id: Snowflake) -> User | None:
         """A user (the bot's own user included), or None."""
-        user = self.users.get(user_id)
+        user = self.users.find(user_id)
         if user is None and self.me is not None and self.me.id == user_id:
             return self.me
         return user
@@ -234,27 +235,22 @@ class Cache:
 
     # ------------------------------------------------------------------ users
     def intern_user(self, user: User) -> User:
-        """The shared record for ``user``'s id (updated from ``user``), taking one reference.
+        """The live shared record for ``user``'s id (kept, or updated, from ``user``),
+        taking one reference.
 
         Every reference taken must be given back with :meth:`release_user`.
         """
-        uid = user.id
-        current = self.users.get(uid)
-        if current is None:
-            if user.discriminator == _ZERO:
-                user.discriminator = _ZERO
-            self.users[uid] = user
-            return user
-        if current != user:
-            copy_user(current, user)
-        self._extra_refs[uid] = self._extra_refs.get(uid, 0) + 1
-        return current
+        live, kept = self.users.take(user)
+        if kept:
+            uid = user.id
+            self._extra_refs[uid] = self._extra_refs.get(uid, 0) + 1
+        return live
 
     def release_user(self, user_id: Snowflake) -> None:
         """Give back one reference to a user; the last one drops the user."""
         extra = self._extra_refs.get(user_id)
         if extra is None:
-            self.users.pop(user_id, None)
+            self.users.remove(user_id)
         elif extra > 1:
             self._extra_refs[user_id] = extra - 1
         else:
@@ -264,18 +260,27 @@ class Cache:
         """How many kept records point at a user (0: not kept)."""
         return 0 if user_id not in self.users else 1 + self._extra_refs.get(user_id, 0)
 
+    def update_user(self, user: User) -> None:
+        """Copy every field of ``user`` onto the kept user of its id and onto ``me`` (when
+        ``user`` is the bot), in place; nothing is added."""
+        self.users.update(user)
+        if self.me is not None and self.me.id == user.id and self.me is not user:
+            copy_user(self.me, user)
+
     def update_partial_user(self, partial: PartialUser) -> None:
         """Apply the fields a partial user carries to the kept user (and to ``me``)."""
-        targets = [self.users.get(partial.id)]
+        fields = {
+            name: value
+            for name in _USER_FIELDS
+            if name != "id"
+            and (value := getattr(partial, name, msgspec.UNSET)) is not msgspec.UNSET
+        }
+        if not fields:
+            return
+        self.users.set_fields(partial.id, fields)
         if self.me is not None and self.me.id == partial.id:
-            targets.append(self.me)
-        for target in targets:
-            if target is None:
-                continue
-            for name in _USER_FIELDS:
-                value = getattr(partial, name, msgspec.UNSET)
-                if value is not msgspec.UNSET and name != "id":
-                    setattr(target, name, value)
+            for name, value in fields.items():
+                setattr(self.me, name, value)
 
     # ------------------------------------------------------------------ members
     def put_member(self, guild: Guild, member: Member) -> Member | None:

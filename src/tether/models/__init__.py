@@ -35,8 +35,8 @@ from tether.models.message import (
     Message,
     MessageReference,
 )
-from tether.models.presence import Activity, ClientStatus, Presence
-from tether.models.user import User
+from tether.models.presence import Activity, ClientStatus, Presence, PresenceTable
+from tether.models.user import User, UserTable
 
 __all__ = [
     "GUILD_FIELDS",
@@ -61,12 +61,14 @@ __all__ = [
     "MessageReference",
     "PermissionOverwrite",
     "Presence",
+    "PresenceTable",
     "Record",
     "Role",
     "Snowflake",
     "ThreadMember",
     "ThreadMetadata",
     "User",
+    "UserTable",
     "VoiceState",
     "decoder",
 ]

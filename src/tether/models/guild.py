@@ -1,9 +1,10 @@
 """Guilds, roles, members and voice states (spec 10.2, 10.3, 10.4, 10.6, 10.10).
 
-A :class:`Guild` owns its parts keyed by id: ``channels`` (threads included), ``roles``,
-``voice_states`` (by user id) and ``presences`` (by user id, online members only) in
-dicts, and ``members`` (by user id) in a read-only :class:`~tether.models.MemberTable`
-mapping that keeps them in columns (see :mod:`tether.models.member`). Which of them are
+A :class:`Guild` owns its parts keyed by id: ``channels`` (threads included), ``roles`` and
+``voice_states`` (by user id) in dicts, ``members`` (by user id) in a read-only
+:class:`~tether.models.MemberTable` mapping that keeps them in columns (see
+:mod:`tether.models.member`), and ``presences`` (by user id, online members only) in a
+:class:`~tether.models.PresenceTable` (a mutable mapping, also in columns). Which of them are
 filled depends on the cache's flags and the bot's intents (see
 :class:`tether.cache.CacheFlags`).
 """
@@ -17,7 +18,7 @@ import msgspec
 from tether.models.base import Record, Snowflake
 from tether.models.channel import Channel
 from tether.models.member import MEMBER_EXTRA_FIELDS, Member, MemberExtra, MemberTable
-from tether.models.presence import Presence
+from tether.models.presence import PresenceTable
 
 __all__ = [
     "GUILD_FIELDS",
@@ -120,7 +121,7 @@ class Guild(GuildFields, kw_only=True):
     roles: dict[Snowflake, Role] = msgspec.field(default_factory=dict)
     members: MemberTable = msgspec.field(default_factory=MemberTable)
     voice_states: dict[Snowflake, VoiceState] = msgspec.field(default_factory=dict)
-    presences: dict[Snowflake, Presence] = msgspec.field(default_factory=dict)
+    presences: PresenceTable = msgspec.field(default_factory=PresenceTable)
 
     @property
     def threads(self) -> list[Channel]:

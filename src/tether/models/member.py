@@ -2,25 +2,29 @@
 compact per-guild store the cache keeps them in.
 
 A guild's members are not kept as one object each. :class:`MemberTable` holds them in
-columns: sorted user ids (``array('Q')``, found with :func:`bisect.bisect_left`), the
-shared :class:`~tether.models.User` records (a list of references), ``joined_at`` as a
-float POSIX timestamp (``array('d')``, NaN for None) and an index into the guild's
-shared role tuples (``array('I')``). Nicknames and the rarely set fields
-(:class:`MemberExtra`) live in small dicts, only for the members that have them. That is
-about 28 bytes per member instead of several hundred for an object graph.
+columns: sorted user ids (``array('Q')``, found with :func:`bisect.bisect_left`),
+``joined_at`` as a float POSIX timestamp (``array('d')``, NaN for None) and an index into
+the guild's shared role tuples (``array('I')``). Nicknames and the rarely set fields
+(:class:`MemberExtra`) are kept only once a member has one (a list of nicknames parallel
+to the ids, a dict of extras by user id); users live
+in the :class:`~tether.models.UserTable` the table is given (the cache's, shared by every
+guild). That is about 20 bytes per member instead of several hundred for an object graph.
 
 Reading ``table[user_id]`` (or iterating, ``get``, ``values()``...) materializes a
 short-lived :class:`Member` from the columns. Consequences callers can rely on:
 
 - two reads of the same member give *equal* records, not the same object (``a == b``,
-  not ``a is b``); ``member.user`` *is* the one shared :class:`User` of that id, and
-  members with the same roles share one ``roles`` tuple;
+  not ``a is b``); ``member.user`` is the live :class:`User` of that id (see
+  :class:`~tether.models.UserTable`: the same object while it is referenced), and members
+  with the same roles share one ``roles`` tuple;
 - a materialized member is a snapshot: later changes to the table (dispatches) do not
   show in it, except through its ``user`` (updated in place by USER_UPDATE and the like);
 - :meth:`Member.set` on a materialized member writes the change through to its table;
   plain attribute assignment changes only that snapshot;
 - ``joined_at`` comes back as an aware UTC datetime equal to the one decoded (an offset
-  other than UTC is returned as the same instant in UTC; a naive one is taken as UTC).
+  other than UTC is returned as the same instant in UTC; a naive one, which Discord never
+  sends, is read in the machine's local time zone, as :meth:`datetime.datetime.timestamp`
+  does).
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ import math
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
+from operator import lt
 from typing import Any
 
 from tether.models.base import Record, Snowflake
-from tether.models.user import User
+from tether.models.user import User, UserTable
 
 __all__ = ["MEMBER_EXTRA_FIELDS", "Member", "MemberExtra", "MemberTable"]
 
@@ -41,6 +47,8 @@ _UTC = datetime.UTC
 _NAN = math.nan
 _FROM_TS = datetime.datetime.fromtimestamp
 _isnan = math.isnan
+_TIMESTAMP = datetime.datetime.timestamp
+_LESS = lt
 
 
 class MemberExtra(Record, kw_only=True):
@@ -184,11 +192,7 @@ class Member:
 
 def _stamp(moment: datetime.datetime | None) -> float:
     """``joined_at`` as kept in the table: a POSIX timestamp, NaN for None."""
-    if moment is None:
-        return _NAN
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_UTC)
-    return moment.timestamp()
+    return _NAN if moment is None else moment.timestamp()
 
 
 class MemberTable(Mapping[Snowflake, Member]):
@@ -211,14 +215,15 @@ class MemberTable(Mapping[Snowflake, Member]):
         "_users",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, users: UserTable | None = None) -> None:
+        """``users``: where the members' users are kept (None: a table of its own)."""
+        self._users = UserTable() if users is None else users
         self._ids = array("Q")
-        self._users: list[User] = []
         self._joined = array("d")
         self._roles = array("I")
         self._role_sets: list[tuple[Snowflake, ...]] = [()]
         self._role_index: dict[tuple[Snowflake, ...], int] = {(): 0}
-        self._nicks: dict[Snowflake, str] | None = None
+        self._nicks: list[str | None] | None = None  # parallel to the ids, once one is set
         self._extras: dict[Snowflake, MemberExtra] | None = None
 
     # ------------------------------------------------------------------ Mapping
@@ -255,15 +260,40 @@ class MemberTable(Mapping[Snowflake, Member]):
     def _make(self, row: int) -> Member:
         uid = self._ids[row]
         stamp = self._joined[row]
+        user = self._users.find(uid)
         member = Member(
-            user=self._users[row],
+            user=User(id=uid) if user is None else user,
             roles=self._role_sets[self._roles[row]],
             joined_at=None if _isnan(stamp) else _FROM_TS(stamp, _UTC),
-            nick=None if self._nicks is None else self._nicks.get(uid),
+            nick=None if self._nicks is None else self._nicks[row],
             extra=None if self._extras is None else self._extras.get(uid),
         )
         member._table = self
         return member
+
+    def unchanged(
+        self,
+        user_id: Snowflake,
+        *,
+        roles: tuple[Snowflake, ...],
+        joined_at: datetime.datetime | None,
+        nick: str | None,
+        extra: MemberExtra | None,
+    ) -> bool:
+        """Whether the member is kept with exactly these fields (no record is made)."""
+        row = self._row(user_id)
+        if row < 0 or self._role_sets[self._roles[row]] != roles:
+            return False
+        stamp = self._joined[row]
+        if joined_at is None:
+            if not _isnan(stamp):
+                return False
+        elif stamp != _stamp(joined_at):
+            return False
+        nicks, extras = self._nicks, self._extras
+        return (None if nicks is None else nicks[row]) == nick and (
+            None if extras is None else extras.get(user_id)
+        ) == extra
 
     # ------------------------------------------------------------------ roles
     def role_set(self, roles: Iterable[Snowflake]) -> tuple[Snowflake, ...]:
@@ -291,31 +321,36 @@ class MemberTable(Mapping[Snowflake, Member]):
     def build(
         self,
         ids: list[Snowflake],
-        users: list[User],
         *,
-        joined: list[float],
+        joined: list[datetime.datetime | None],
         roles: list[tuple[Snowflake, ...]],
-        nicks: dict[Snowflake, str] | None,
+        nicks: list[str | None] | None,
         extras: dict[Snowflake, MemberExtra] | None,
     ) -> None:
-        """Fill an empty table from parallel columns (a guild's member list).
-
-        ``joined`` holds :func:`stamp_of` values. A user id listed twice keeps its last row.
-        """
+        """Fill an empty table from parallel columns (a guild's member list, each user id
+        once), whose users are in the table's :class:`UserTable` already. ``nicks`` is
+        parallel to ``ids`` (None: nobody has one); ``extras`` is by user id."""
         if self._ids:
             raise ValueError("MemberTable.build needs an empty table")
-        slot = self._role_slot
-        slots = [slot(r) if r else 0 for r in roles]
-        if len(set(ids)) != len(ids):  # listed twice: keep the last
-            last = {uid: i for i, uid in enumerate(ids)}
-            order = sorted(last.values(), key=ids.__getitem__)
+        if len(set(ids)) != len(ids):
+            raise ValueError("MemberTable.build needs each user id once")
+        slots: list[int | None] = list(map(self._role_index.get, roles))
+        if None in slots:
+            for i, found in enumerate(slots):
+                if found is None:
+                    slots[i] = self._role_slot(roles[i])
+        stamper: Any = _TIMESTAMP if None not in joined else _stamp
+        if all(map(_LESS, ids, islice(ids, 1, None))):  # sorted already (the usual case)
+            self._ids = array("Q", ids)
+            self._joined = array("d", map(stamper, joined))
+            self._roles = array("I", slots)  # type: ignore[arg-type]
+            self._nicks = None if nicks is None else list(nicks)
         else:
             order = sorted(range(len(ids)), key=ids.__getitem__)
-        self._ids = array("Q", [ids[i] for i in order])
-        self._users = [users[i] for i in order]
-        self._joined = array("d", [joined[i] for i in order])
-        self._roles = array("I", [slots[i] for i in order])
-        self._nicks = nicks or None
+            self._ids = array("Q", map(ids.__getitem__, order))
+            self._joined = array("d", map(stamper, map(joined.__getitem__, order)))
+            self._roles = array("I", map(slots.__getitem__, order))  # type: ignore[arg-type]
+            self._nicks = None if nicks is None else list(map(nicks.__getitem__, order))
         self._extras = extras or None
 
     def put(self, member: Member) -> Member:
@@ -324,11 +359,14 @@ class MemberTable(Mapping[Snowflake, Member]):
         uid = member.user.id
         ids = self._ids
         row = bisect_left(ids, uid)
+        if uid not in self._users:
+            member.user = self._users.put(member.user)
         if row == len(ids) or ids[row] != uid:
             ids.insert(row, uid)
-            self._users.insert(row, member.user)
             self._joined.insert(row, _NAN)
             self._roles.insert(row, 0)
+            if self._nicks is not None:
+                self._nicks.insert(row, None)
         self._write(row, uid, member)
         member._table = self
         return member
@@ -341,17 +379,16 @@ class MemberTable(Mapping[Snowflake, Member]):
             self._write(row, uid, member)
 
     def _write(self, row: int, uid: Snowflake, member: Member) -> None:
-        self._users[row] = member.user
         self._joined[row] = _stamp(member.joined_at)
         slot = self._role_slot(tuple(member.roles)) if member.roles else 0
         self._roles[row] = slot
         member.roles = self._role_sets[slot]
         if member.nick is not None:
             if self._nicks is None:
-                self._nicks = {}
-            self._nicks[uid] = member.nick
+                self._nicks = [None] * len(self._ids)
+            self._nicks[row] = member.nick
         elif self._nicks is not None:
-            self._nicks.pop(uid, None)
+            self._nicks[row] = None
         if member.extra is not None:
             if self._extras is None:
                 self._extras = {}
@@ -367,16 +404,10 @@ class MemberTable(Mapping[Snowflake, Member]):
         member = self._make(row)
         member._table = None
         del self._ids[row]
-        del self._users[row]
         del self._joined[row]
         del self._roles[row]
         if self._nicks is not None:
-            self._nicks.pop(user_id, None)
+            del self._nicks[row]
         if self._extras is not None:
             self._extras.pop(user_id, None)
         return member
-
-
-def stamp_of(moment: datetime.datetime | None) -> float:
-    """How :class:`MemberTable` keeps a ``joined_at`` (for :meth:`MemberTable.build`)."""
-    return _stamp(moment)
