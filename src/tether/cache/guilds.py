@@ -9,7 +9,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from tether.cache.flags import CacheFlags
-from tether.cache.payloads import MemberPayload, PresencePayload, member_extra
+from tether.cache.payloads import PresencePayload, StreamMember, member_extra
 from tether.cache.store import copy_user
 from tether.models import GUILD_FIELDS, Guild, MemberTable, Presence, Role, ThreadMember
 
@@ -94,6 +94,11 @@ def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
         if kept & part:
             for channel in getattr(payload, name):
                 cache.index_channel(guild, channel)
+    channels = guild.channels
+    for channel in channels.values():  # a parent's id: the one int object kept
+        parent = channels.get(channel.parent_id) if channel.parent_id is not None else None
+        if parent is not None:
+            channel.parent_id = parent.id
     cache.guilds[guild_id] = guild
     cache.unavailable_guilds.discard(guild_id)
     if old is not None:
@@ -134,7 +139,7 @@ _RARE = attrgetter(
 _RARE_DEFAULTS = (None, None, None, 0, False, False, False)
 
 
-def _fill_members(cache: Cache, guild: Guild, members_in: list[MemberPayload]) -> None:
+def _fill_members(cache: Cache, guild: Guild, members_in: list[StreamMember]) -> None:
     """The hot path of the guild stream: keep the users, then build the guild's member
     table from columns taken off the payloads (no member object is made)."""
     users = list(map(_USER, members_in))

@@ -4,11 +4,11 @@ compact per-guild store the cache keeps them in.
 A guild's members are not kept as one object each. :class:`MemberTable` holds them in
 columns: sorted user ids (``array('Q')``, found with :func:`bisect.bisect_left`),
 ``joined_at`` as a float POSIX timestamp (``array('d')``, NaN for None) and an index into
-the guild's shared role tuples (``array('I')``). Nicknames and the rarely set fields
-(:class:`MemberExtra`) are kept only once a member has one (a list of nicknames parallel
-to the ids, a dict of extras by user id); users live
+the guild's shared role tuples (``array('B')``; ``'I'`` past 256 distinct tuples).
+Nicknames are a list parallel to the ids, made once a member has one; the rarely set
+fields (:class:`MemberExtra`) are a dict by user id, made once a member has one. Users live
 in the :class:`~tether.models.UserTable` the table is given (the cache's, shared by every
-guild). That is about 20 bytes per member instead of several hundred for an object graph.
+guild). That is under 20 bytes per member instead of several hundred for an object graph.
 
 Reading ``table[user_id]`` (or iterating, ``get``, ``values()``...) materializes a
 short-lived :class:`Member` from the columns. Consequences callers can rely on:
@@ -220,7 +220,7 @@ class MemberTable(Mapping[Snowflake, Member]):
         self._users = UserTable() if users is None else users
         self._ids = array("Q")
         self._joined = array("d")
-        self._roles = array("I")
+        self._roles = array("B")  # "I" once a guild has more than 256 role tuples
         self._role_sets: list[tuple[Snowflake, ...]] = [()]
         self._role_index: dict[tuple[Snowflake, ...], int] = {(): 0}
         self._nicks: list[str | None] | None = None  # parallel to the ids, once one is set
@@ -305,7 +305,12 @@ class MemberTable(Mapping[Snowflake, Member]):
         if slot is None:
             slot = self._role_index[roles] = len(self._role_sets)
             self._role_sets.append(roles)
+            if slot == 256 and self._roles.typecode == "B":
+                self._roles = array("I", self._roles)
         return slot
+
+    def _slot_code(self) -> str:
+        return "B" if len(self._role_sets) <= 256 else "I"
 
     def drop_role(self, role_id: Snowflake) -> None:
         """Take a deleted role off every member that has it."""
@@ -315,7 +320,8 @@ class MemberTable(Mapping[Snowflake, Member]):
             if role_id in roles
         }
         if moved:
-            self._roles = array("I", [moved.get(slot, slot) for slot in self._roles])
+            kept = [moved.get(slot, slot) for slot in self._roles]
+            self._roles = array(self._slot_code(), kept)
 
     # ------------------------------------------------------------------ writing
     def build(
@@ -343,13 +349,14 @@ class MemberTable(Mapping[Snowflake, Member]):
         if all(map(_LESS, ids, islice(ids, 1, None))):  # sorted already (the usual case)
             self._ids = array("Q", ids)
             self._joined = array("d", map(stamper, joined))
-            self._roles = array("I", slots)  # type: ignore[arg-type]
+            self._roles = array(self._slot_code(), slots)  # type: ignore[arg-type]
             self._nicks = None if nicks is None else list(nicks)
         else:
             order = sorted(range(len(ids)), key=ids.__getitem__)
             self._ids = array("Q", map(ids.__getitem__, order))
             self._joined = array("d", map(stamper, map(joined.__getitem__, order)))
-            self._roles = array("I", map(slots.__getitem__, order))  # type: ignore[arg-type]
+            ordered = map(slots.__getitem__, order)
+            self._roles = array(self._slot_code(), ordered)  # type: ignore[arg-type]
             self._nicks = None if nicks is None else list(map(nicks.__getitem__, order))
         self._extras = extras or None
 
