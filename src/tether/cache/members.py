@@ -109,8 +109,7 @@ def guild_members_chunk(cache: Cache, raw: bytes, _shard_id: int) -> None:
     kept = cache.kept_bits
     members = [to_member(p) for p in payload.members if p.user.id]
     if guild is not None and kept & _MEMBERS:
-        put = cache.put_member
-        members = [m for m in (put(guild, member) for member in members) if m is not None]
+        members = cache.put_members(guild, members)
     presences: dict[Snowflake, Presence] = {}
     for entry in payload.presences:
         presence = cache.make_presence(entry)

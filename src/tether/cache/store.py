@@ -6,11 +6,14 @@ it before handlers see the event); it looks up one small function per dispatch n
 in the gateway or runtime layers knows the cache exists.
 
 Memory is the design constraint: records are ``gc=False`` structs decoded straight from
-the dispatch bytes, parts that are not kept are never decoded, each user exists once
-(members, authors and presences point at the same :class:`~tether.models.User`), a
-guild's members are kept in columns (:class:`~tether.models.MemberTable`: about 28 bytes a
-member, read as materialized :class:`~tether.models.Member` records), members with the same
-roles share one tuple, and identical presences are one shared record.
+the dispatch bytes, parts that are not kept are never decoded, and the bulky parts are
+kept in columns rather than one object each: users in a :class:`~tether.models.UserTable`
+(one packed entry per user, shared by every guild; reads hand out the live
+:class:`~tether.models.User` record, the same object while anyone holds it), each guild's
+members in a :class:`~tether.models.MemberTable` (read as materialized
+:class:`~tether.models.Member` records: equal, not identical, from one read to the next)
+and its presences in a :class:`~tether.models.PresenceTable`. Members with the same roles
+share one tuple, and identical presences are one shared record.
 
 Shared records (users, presences, client statuses, role tuples) must be treated as
 read-only by callers; the cache replaces or updates them itself.
@@ -295,6 +298,23 @@ class Cache:
         if had:
             self.release_user(uid)
         return member
+
+    def put_members(self, guild: Guild, members: list[Member]) -> list[Member]:
+        """:meth:`put_member` for a batch (a member chunk); returns the kept ones."""
+        kept: list[Member] = []
+        seen: set[Snowflake] = set()
+        table = guild.members
+        for member in members:
+            uid = member.user.id
+            if not uid:
+                continue
+            member.user = self.intern_user(member.user)
+            if uid in seen or uid in table:
+                self.release_user(uid)  # replacing a kept member: one reference stays
+            seen.add(uid)
+            kept.append(member)
+        table.put_many(kept)
+        return kept
 
     def remove_member(self, guild: Guild, user_id: Snowflake) -> Member | None:
         """Forget a member (and the user, unless something else refers to it)."""

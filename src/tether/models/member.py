@@ -378,6 +378,62 @@ class MemberTable(Mapping[Snowflake, Member]):
         member._table = self
         return member
 
+    def put_many(self, members: list[Member]) -> None:
+        """:meth:`put` for a batch (a member chunk): new rows are merged into the columns in
+        one pass rather than inserted one by one. A user id listed twice: the last wins."""
+        fresh: dict[Snowflake, Member] = {}
+        for member in members:
+            uid = member.user.id
+            if uid not in self._users:
+                member.user = self._users.put(member.user)
+            member._table = self
+            row = self._row(uid)
+            if row >= 0:
+                self._write(row, uid, member)
+            else:
+                fresh[uid] = member
+        if not fresh:
+            return
+        new = sorted(fresh.items())
+        self._insert_rows([uid for uid, _ in new])
+        for uid, member in new:
+            self._write(self._row(uid), uid, member)
+
+    def _insert_rows(self, new_ids: list[Snowflake]) -> None:
+        """Add blank rows for ``new_ids`` (sorted, none kept yet), keeping the columns sorted."""
+        ids, joined, roles, nicks = self._ids, self._joined, self._roles, self._nicks
+        count = len(new_ids)
+        if not ids or new_ids[0] > ids[-1]:
+            ids.extend(new_ids)
+            joined.extend([_NAN] * count)
+            roles.extend([0] * count)
+            if nicks is not None:
+                nicks.extend([None] * count)
+            return
+        merged_ids, merged_joined = array("Q"), array("d")
+        merged_roles = array(roles.typecode)
+        merged_nicks: list[str | None] | None = None if nicks is None else []
+        start = 0
+        for uid in new_ids:
+            at = bisect_left(ids, uid, start)
+            merged_ids += ids[start:at]
+            merged_joined += joined[start:at]
+            merged_roles += roles[start:at]
+            merged_ids.append(uid)
+            merged_joined.append(_NAN)
+            merged_roles.append(0)
+            if merged_nicks is not None and nicks is not None:
+                merged_nicks += nicks[start:at]
+                merged_nicks.append(None)
+            start = at
+        merged_ids += ids[start:]
+        merged_joined += joined[start:]
+        merged_roles += roles[start:]
+        if merged_nicks is not None and nicks is not None:
+            merged_nicks += nicks[start:]
+        self._ids, self._joined, self._roles = merged_ids, merged_joined, merged_roles
+        self._nicks = merged_nicks
+
     def store(self, member: Member) -> None:
         """Write a materialized member's fields back to its row (nothing if it has left)."""
         uid = member.user.id
