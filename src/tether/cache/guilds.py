@@ -5,12 +5,13 @@ One small function per dispatch name, each ``(cache, raw d, shard id) -> None``.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from tether.cache.flags import CacheFlags
-from tether.cache.payloads import MemberPayload, PresencePayload, member_extra
+from tether.cache.payloads import PresencePayload, StreamMember, member_extra
 from tether.cache.store import copy_user
-from tether.models import GUILD_FIELDS, Guild, Member, Role, ThreadMember
+from tether.models import GUILD_FIELDS, Guild, MemberTable, Presence, Role, ThreadMember
 
 if TYPE_CHECKING:
     from tether.cache.store import Cache
@@ -45,9 +46,7 @@ def ready(cache: Cache, raw: bytes, shard_id: int) -> None:
         cache.me = me
     else:
         copy_user(cache.me, me)
-    kept_user = cache.users.get(me.id)
-    if kept_user is not None and kept_user is not cache.me:
-        copy_user(kept_user, me)
+    cache.users.update(me)
     listed = {g.id for g in payload.guilds}
     for guild_id, guild in list(cache.guilds.items()):
         if guild_id in listed:
@@ -76,6 +75,7 @@ def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
         large=payload.large,
         member_count=payload.member_count,
         shard_id=shard_id,
+        members=MemberTable(cache.users),
     )
     kept = cache.kept_bits
     if kept & _ROLES:
@@ -94,6 +94,11 @@ def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
         if kept & part:
             for channel in getattr(payload, name):
                 cache.index_channel(guild, channel)
+    channels = guild.channels
+    for channel in channels.values():  # a parent's id: the one int object kept
+        parent = channels.get(channel.parent_id) if channel.parent_id is not None else None
+        if parent is not None:
+            channel.parent_id = parent.id
     cache.guilds[guild_id] = guild
     cache.unavailable_guilds.discard(guild_id)
     if old is not None:
@@ -102,8 +107,8 @@ def guild_create(cache: Cache, raw: bytes, shard_id: int) -> None:
 
 def _fill_presences(cache: Cache, guild: Guild, entries: list[PresencePayload]) -> None:
     """Presences of the guild stream; the common ones (no activity) are shared records."""
-    presences = guild.presences
-    users = cache.users
+    ids: list[int] = []
+    kept: list[Presence] = []
     shared = cache.shared_presences
     make = cache.make_presence
     for entry in entries:
@@ -120,51 +125,53 @@ def _fill_presences(cache: Cache, guild: Guild, entries: list[PresencePayload]) 
                 else (entry.status, client.desktop, client.mobile, client.web)
             )
             presence = shared.get(key) or make(entry)
-        user = users.get(uid)  # its id is the one int object kept
-        presences[uid if user is None else user.id] = presence  # type: ignore[assignment]
+        if presence is not None:
+            ids.append(uid)
+            kept.append(presence)
+    guild.presences.build(ids, kept)
 
 
-def _fill_members(cache: Cache, guild: Guild, members_in: list[MemberPayload]) -> None:
-    """The hot loop of the guild stream: intern users and role tuples, keep members."""
-    members = guild.members
-    users = cache.users
+_USER, _ID = attrgetter("user"), attrgetter("id")
+_JOINED, _ROLES_OF, _NICK = attrgetter("joined_at"), attrgetter("roles"), attrgetter("nick")
+_RARE = attrgetter(
+    "avatar", "premium_since", "communication_disabled_until", "flags", "pending", "deaf", "mute"
+)
+_RARE_DEFAULTS = (None, None, None, 0, False, False, False)
+
+
+def _fill_members(cache: Cache, guild: Guild, members_in: list[StreamMember]) -> None:
+    """The hot path of the guild stream: keep the users, then build the guild's member
+    table from columns taken off the payloads (no member object is made)."""
+    users = list(map(_USER, members_in))
+    ids = list(map(_ID, users))
+    if 0 in ids:  # a member without a user id is skipped
+        members_in = [p for p, uid in zip(members_in, ids, strict=True) if uid]
+        users = list(map(_USER, members_in))
+        ids = list(map(_ID, users))
+    if len(set(ids)) != len(ids):  # listed twice: the last entry counts
+        keep = sorted({uid: i for i, uid in enumerate(ids)}.values())
+        members_in = [members_in[i] for i in keep]
+        users = [users[i] for i in keep]
+        ids = [ids[i] for i in keep]
     extra_refs = cache._extra_refs
-    role_sets = cache.role_sets_of(guild.id)
-    for payload in members_in:
-        user = payload.user
-        uid = user.id
-        if not uid:
-            continue
-        current = users.get(uid)
-        if current is None:
-            if user.discriminator == "0":
-                user.discriminator = "0"
-            users[uid] = user
-        else:
-            if current != user:
-                copy_user(current, user)
-            extra_refs[uid] = extra_refs.get(uid, 0) + 1
-            user = current
-        roles = payload.roles
-        if roles:
-            roles = role_sets.setdefault(roles, roles)
-        if uid in members:  # listed twice: keep one reference
-            cache.release_user(uid)
-        if (
-            payload.avatar is None
-            and payload.premium_since is None
-            and payload.communication_disabled_until is None
-            and not payload.flags
-            and not payload.pending
-            and not payload.deaf
-            and not payload.mute
-        ):
-            extra = None
-        else:
-            extra = member_extra(payload)
-        members[uid] = Member(
-            user=user, roles=roles, joined_at=payload.joined_at, nick=payload.nick, extra=extra
-        )
+    for uid in cache.users.fill_many(users):
+        extra_refs[uid] = extra_refs.get(uid, 0) + 1
+    count = len(ids)
+    nicks = list(map(_NICK, members_in))
+    rare = list(map(_RARE, members_in))
+    guild.members.build(
+        ids,
+        joined=list(map(_JOINED, members_in)),
+        roles=list(map(_ROLES_OF, members_in)),
+        nicks=None if nicks.count(None) == count else nicks,
+        extras=None
+        if rare.count(_RARE_DEFAULTS) == count
+        else {
+            uid: member_extra(p)  # type: ignore[misc]
+            for uid, p, fields in zip(ids, members_in, rare, strict=True)
+            if fields != _RARE_DEFAULTS
+        },
+    )
 
 
 def _mark_unavailable(cache: Cache, guild_id: int) -> None:
@@ -212,10 +219,7 @@ def guild_role_delete(cache: Cache, raw: bytes, _shard_id: int) -> None:
         return
     role_id = payload.role_id
     guild.roles.pop(role_id, None)
-    for member in guild.members.values():
-        if role_id in member.roles:
-            roles = tuple(r for r in member.roles if r != role_id)
-            member.roles = cache.role_set(guild.id, roles) if roles else ()
+    guild.members.drop_role(role_id)
 
 
 def channel_create(cache: Cache, raw: bytes, _shard_id: int) -> None:

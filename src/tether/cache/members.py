@@ -73,7 +73,7 @@ def guild_member_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
         cache.put_member(guild, member)
         return
     if member.user != payload.user:
-        copy_user(member.user, payload.user)
+        cache.update_user(payload.user)
     _merge_member(cache, guild.id, member, payload)
 
 
@@ -109,8 +109,7 @@ def guild_members_chunk(cache: Cache, raw: bytes, _shard_id: int) -> None:
     kept = cache.kept_bits
     members = [to_member(p) for p in payload.members if p.user.id]
     if guild is not None and kept & _MEMBERS:
-        put = cache.put_member
-        members = [m for m in (put(guild, member) for member in members) if m is not None]
+        members = cache.put_members(guild, members)
     presences: dict[Snowflake, Presence] = {}
     for entry in payload.presences:
         presence = cache.make_presence(entry)
@@ -185,6 +184,4 @@ def user_update(cache: Cache, raw: bytes, _shard_id: int) -> None:
         cache.me = user
     elif cache.me.id == user.id:
         copy_user(cache.me, user)
-    kept = cache.users.get(user.id)
-    if kept is not None and kept is not cache.me:
-        copy_user(kept, user)
+    cache.users.update(user)

@@ -80,15 +80,13 @@ def _note_author_member(cache: Cache, p: MessageCreate, partial: MemberPayload) 
     author = p.author
     if guild is None or not author.id or p.webhook_id is not None:
         return
-    current = guild.members.get(author.id)
-    if (
-        current is not None
-        and current.nick == partial.nick
-        and current.roles == partial.roles
-        and current.joined_at == partial.joined_at
-        and current.extra == member_extra(partial)
-        and current.user == author
-    ):
+    if guild.members.unchanged(
+        author.id,
+        roles=partial.roles,
+        joined_at=partial.joined_at,
+        nick=partial.nick,
+        extra=member_extra(partial),
+    ) and cache.users.same(author):
         return
     cache.put_member(guild, to_member(partial, author))
 

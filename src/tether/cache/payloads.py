@@ -56,6 +56,8 @@ __all__ = [
     "ReadyPayload",
     "RoleDelete",
     "RoleEvent",
+    "StreamMember",
+    "StreamUser",
     "ThreadDelete",
     "ThreadListSync",
     "ThreadMemberUpdate",
@@ -91,7 +93,36 @@ class MemberPayload(_Payload):
     mute: bool = False
 
 
-def member_extra(p: MemberPayload) -> MemberExtra | None:
+class StreamUser(_Payload):
+    """A member's user in the guild stream: :class:`User`'s fields in a lean decode type
+    (no GC tracking, no weak references: it is packed into the user table, then dropped)."""
+
+    id: Snowflake = 0
+    username: str = ""
+    discriminator: str = "0"
+    global_name: str | None = None
+    avatar: str | None = None
+    bot: bool = False
+
+
+class StreamMember(_Payload):
+    """A member of GUILD_CREATE's list (what :class:`MemberPayload` holds, with a
+    :class:`StreamUser`): its fields go straight into the guild's member table."""
+
+    user: StreamUser = msgspec.field(default_factory=StreamUser)
+    roles: tuple[Snowflake, ...] = ()
+    joined_at: datetime.datetime | None = None
+    nick: str | None = None
+    avatar: str | None = None
+    premium_since: datetime.datetime | None = None
+    communication_disabled_until: datetime.datetime | None = None
+    flags: int = 0
+    pending: bool = False
+    deaf: bool = False
+    mute: bool = False
+
+
+def member_extra(p: MemberPayload | StreamMember) -> MemberExtra | None:
     """The :class:`MemberExtra` of a member payload (None: every field at its default)."""
     if (
         p.avatar is None
@@ -354,7 +385,7 @@ def _guild_create_type(kept: CacheFlags) -> type[Any]:
         (CacheFlags.CHANNELS, "channels", Channel),
         (CacheFlags.THREADS, "threads", Channel),
         (CacheFlags.ROLES, "roles", Role),
-        (CacheFlags.MEMBERS, "members", MemberPayload),
+        (CacheFlags.MEMBERS, "members", StreamMember),
         (CacheFlags.VOICE_STATES, "voice_states", VoiceState),
         (CacheFlags.PRESENCES, "presences", PresencePayload),
     ]

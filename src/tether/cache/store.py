@@ -6,9 +6,14 @@ it before handlers see the event); it looks up one small function per dispatch n
 in the gateway or runtime layers knows the cache exists.
 
 Memory is the design constraint: records are ``gc=False`` structs decoded straight from
-the dispatch bytes, parts that are not kept are never decoded, each user exists once
-(members, authors and presences point at the same :class:`~tether.models.User`), members
-with the same roles share one tuple, and identical presences are one shared record.
+the dispatch bytes, parts that are not kept are never decoded, and the bulky parts are
+kept in columns rather than one object each: users in a :class:`~tether.models.UserTable`
+(one packed entry per user, shared by every guild; reads hand out the live
+:class:`~tether.models.User` record, the same object while anyone holds it), each guild's
+members in a :class:`~tether.models.MemberTable` (read as materialized
+:class:`~tether.models.Member` records: equal, not identical, from one read to the next)
+and its presences in a :class:`~tether.models.PresenceTable`. Members with the same roles
+share one tuple, and identical presences are one shared record.
 
 Shared records (users, presences, client statuses, role tuples) must be treated as
 read-only by callers; the cache replaces or updates them itself.
@@ -36,6 +41,7 @@ from tether.models import (
     Role,
     Snowflake,
     User,
+    UserTable,
     VoiceState,
 )
 
@@ -44,7 +50,6 @@ __all__ = ["Cache", "CacheEvent", "Handler"]
 log = logging.getLogger("tether.cache")
 
 _USER_FIELDS = User.__struct_fields__
-_ZERO = "0"
 
 
 class _RawFrame(Protocol):
@@ -84,7 +89,8 @@ class Cache:
         guilds: guild id -> :class:`Guild` (available ones, and unavailable ones whose data
             is kept from before an outage).
         channels: channel id -> :class:`Channel` for every kept channel, thread and DM.
-        users: user id -> the one shared :class:`User` record.
+        users: user id -> the live shared :class:`User` record (a packed
+            :class:`~tether.models.UserTable`, read-only for callers).
         messages: message id -> :class:`Message`, oldest first.
         me: the bot's own user (from READY, kept current by USER_UPDATE).
         unavailable_guilds: ids of guilds that are unavailable right now (not yet streamed
@@ -110,7 +116,7 @@ class Cache:
         self.kept_bits = int(kept)
         self.guilds: dict[Snowflake, Guild] = {}
         self.channels: dict[Snowflake, Channel] = {}
-        self.users: dict[Snowflake, User] = {}
+        self.users = UserTable()
         self.messages: OrderedDict[Snowflake, Message] = OrderedDict()
         self.me: User | None = None
         self.unavailable_guilds: set[Snowflake] = set()
@@ -118,7 +124,6 @@ class Cache:
         self.ignored = 0
         self.decoders = Decoders(kept)
         self._extra_refs: dict[Snowflake, int] = {}
-        self._role_sets: dict[Snowflake, dict[tuple[Snowflake, ...], tuple[Snowflake, ...]]] = {}
         self.shared_presences: dict[tuple[Any, ...], Presence] = {}
         self._statuses: dict[tuple[Any, ...], ClientStatus] = {}
         self._strings: dict[str, str] = {}
@@ -187,7 +192,7 @@ class Cache:
 
     def user(self, user_id: Snowflake) -> User | None:
         """A user (the bot's own user included), or None."""
-        user = self.users.get(user_id)
+        user = self.users.find(user_id)
         if user is None and self.me is not None and self.me.id == user_id:
             return self.me
         return user
@@ -233,27 +238,22 @@ class Cache:
 
     # ------------------------------------------------------------------ users
     def intern_user(self, user: User) -> User:
-        """The shared record for ``user``'s id (updated from ``user``), taking one reference.
+        """The live shared record for ``user``'s id (kept, or updated, from ``user``),
+        taking one reference.
 
         Every reference taken must be given back with :meth:`release_user`.
         """
-        uid = user.id
-        current = self.users.get(uid)
-        if current is None:
-            if user.discriminator == _ZERO:
-                user.discriminator = _ZERO
-            self.users[uid] = user
-            return user
-        if current != user:
-            copy_user(current, user)
-        self._extra_refs[uid] = self._extra_refs.get(uid, 0) + 1
-        return current
+        live, kept = self.users.take(user)
+        if kept:
+            uid = user.id
+            self._extra_refs[uid] = self._extra_refs.get(uid, 0) + 1
+        return live
 
     def release_user(self, user_id: Snowflake) -> None:
         """Give back one reference to a user; the last one drops the user."""
         extra = self._extra_refs.get(user_id)
         if extra is None:
-            self.users.pop(user_id, None)
+            self.users.remove(user_id)
         elif extra > 1:
             self._extra_refs[user_id] = extra - 1
         else:
@@ -263,56 +263,71 @@ class Cache:
         """How many kept records point at a user (0: not kept)."""
         return 0 if user_id not in self.users else 1 + self._extra_refs.get(user_id, 0)
 
+    def update_user(self, user: User) -> None:
+        """Copy every field of ``user`` onto the kept user of its id and onto ``me`` (when
+        ``user`` is the bot), in place; nothing is added."""
+        self.users.update(user)
+        if self.me is not None and self.me.id == user.id and self.me is not user:
+            copy_user(self.me, user)
+
     def update_partial_user(self, partial: PartialUser) -> None:
         """Apply the fields a partial user carries to the kept user (and to ``me``)."""
-        targets = [self.users.get(partial.id)]
+        fields = {
+            name: value
+            for name in _USER_FIELDS
+            if name != "id"
+            and (value := getattr(partial, name, msgspec.UNSET)) is not msgspec.UNSET
+        }
+        if not fields:
+            return
+        self.users.set_fields(partial.id, fields)
         if self.me is not None and self.me.id == partial.id:
-            targets.append(self.me)
-        for target in targets:
-            if target is None:
-                continue
-            for name in _USER_FIELDS:
-                value = getattr(partial, name, msgspec.UNSET)
-                if value is not msgspec.UNSET and name != "id":
-                    setattr(target, name, value)
+            for name, value in fields.items():
+                setattr(self.me, name, value)
 
     # ------------------------------------------------------------------ members
     def put_member(self, guild: Guild, member: Member) -> Member | None:
-        """Keep ``member`` in ``guild`` (replacing any previous record); returns the kept one."""
+        """Keep ``member`` in ``guild`` (replacing any previous record); returns the kept one
+        (``member`` itself, attached to the guild's table, its user the shared record)."""
         uid = member.user.id
         if not uid:
             return None
         member.user = self.intern_user(member.user)
-        if member.roles:
-            member.roles = self.role_set(guild.id, member.roles)
-        old = guild.members.get(uid)
-        guild.members[uid] = member
-        if old is not None:
+        had = uid in guild.members
+        guild.members.put(member)
+        if had:
             self.release_user(uid)
         return member
 
+    def put_members(self, guild: Guild, members: list[Member]) -> list[Member]:
+        """:meth:`put_member` for a batch (a member chunk); returns the kept ones."""
+        kept: list[Member] = []
+        seen: set[Snowflake] = set()
+        table = guild.members
+        for member in members:
+            uid = member.user.id
+            if not uid:
+                continue
+            member.user = self.intern_user(member.user)
+            if uid in seen or uid in table:
+                self.release_user(uid)  # replacing a kept member: one reference stays
+            seen.add(uid)
+            kept.append(member)
+        table.put_many(kept)
+        return kept
+
     def remove_member(self, guild: Guild, user_id: Snowflake) -> Member | None:
         """Forget a member (and the user, unless something else refers to it)."""
-        old = guild.members.pop(user_id, None)
+        old = guild.members.remove(user_id)
         if old is not None:
             self.release_user(user_id)
         return old
 
     def role_set(self, guild_id: Snowflake, roles: tuple[Snowflake, ...]) -> tuple[Snowflake, ...]:
-        """The shared tuple equal to ``roles`` for this guild."""
-        sets = self._role_sets.get(guild_id)
-        if sets is None:
-            sets = self._role_sets[guild_id] = {}
-        return sets.setdefault(roles, roles)
-
-    def role_sets_of(
-        self, guild_id: Snowflake
-    ) -> dict[tuple[Snowflake, ...], tuple[Snowflake, ...]]:
-        """The shared role tuples of a guild (created on first use)."""
-        sets = self._role_sets.get(guild_id)
-        if sets is None:
-            sets = self._role_sets[guild_id] = {}
-        return sets
+        """The shared tuple equal to ``roles`` for this guild (``roles`` itself when the
+        guild is not kept)."""
+        guild = self.guilds.get(guild_id)
+        return roles if guild is None else guild.members.role_set(roles)
 
     # ------------------------------------------------------------------ presences
     def make_presence(self, payload: PresencePayload) -> Presence | None:
@@ -387,7 +402,6 @@ class Cache:
             if cid not in keep:
                 self.channels.pop(cid, None)
         if new is None:
-            self._role_sets.pop(old.id, None)
             self.forget_messages(lambda m: m.guild_id == old.id)
 
     def remove_guild(self, guild_id: Snowflake) -> Guild | None:

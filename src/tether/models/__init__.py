@@ -21,6 +21,7 @@ from tether.models.guild import (
     GuildFields,
     Member,
     MemberExtra,
+    MemberTable,
     Role,
     VoiceState,
 )
@@ -34,8 +35,8 @@ from tether.models.message import (
     Message,
     MessageReference,
 )
-from tether.models.presence import Activity, ClientStatus, Presence
-from tether.models.user import User
+from tether.models.presence import Activity, ClientStatus, Presence, PresenceTable
+from tether.models.user import User, UserTable
 
 __all__ = [
     "GUILD_FIELDS",
@@ -55,16 +56,19 @@ __all__ = [
     "GuildFields",
     "Member",
     "MemberExtra",
+    "MemberTable",
     "Message",
     "MessageReference",
     "PermissionOverwrite",
     "Presence",
+    "PresenceTable",
     "Record",
     "Role",
     "Snowflake",
     "ThreadMember",
     "ThreadMetadata",
     "User",
+    "UserTable",
     "VoiceState",
     "decoder",
 ]

@@ -1,9 +1,12 @@
 """Guilds, roles, members and voice states (spec 10.2, 10.3, 10.4, 10.6, 10.10).
 
-A :class:`Guild` owns its parts in dicts keyed by id: ``channels`` (threads included),
-``roles``, ``members`` (by user id), ``voice_states`` (by user id) and ``presences`` (by
-user id, online members only). Which of them are filled depends on the cache's flags and the
-bot's intents (see :class:`tether.cache.CacheFlags`).
+A :class:`Guild` owns its parts keyed by id: ``channels`` (threads included), ``roles`` and
+``voice_states`` (by user id) in dicts, ``members`` (by user id) in a read-only
+:class:`~tether.models.MemberTable` mapping that keeps them in columns (see
+:mod:`tether.models.member`), and ``presences`` (by user id, online members only) in a
+:class:`~tether.models.PresenceTable` (a mutable mapping, also in columns). Which of them are
+filled depends on the cache's flags and the bot's intents (see
+:class:`tether.cache.CacheFlags`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import msgspec
 
 from tether.models.base import Record, Snowflake
 from tether.models.channel import Channel
-from tether.models.presence import Presence
-from tether.models.user import User
+from tether.models.member import MEMBER_EXTRA_FIELDS, Member, MemberExtra, MemberTable
+from tether.models.presence import PresenceTable
 
 __all__ = [
     "GUILD_FIELDS",
@@ -24,6 +27,7 @@ __all__ = [
     "GuildFields",
     "Member",
     "MemberExtra",
+    "MemberTable",
     "Role",
     "VoiceState",
 ]
@@ -43,99 +47,6 @@ class Role(Record, kw_only=True):
     managed: bool = False
     mentionable: bool = False
     flags: int = 0
-
-
-class MemberExtra(Record, kw_only=True):
-    """The member fields that are usually at their defaults (kept apart to save memory)."""
-
-    avatar: str | None = None
-    premium_since: datetime.datetime | None = None
-    communication_disabled_until: datetime.datetime | None = None
-    flags: int = 0
-    pending: bool = False
-    deaf: bool = False
-    mute: bool = False
-
-
-#: The fields of :class:`MemberExtra` (readable on :class:`Member` too).
-MEMBER_EXTRA_FIELDS: tuple[str, ...] = MemberExtra.__struct_fields__
-_NO_EXTRA = MemberExtra()
-
-
-class Member(Record, kw_only=True):
-    """A user's membership of one guild; ``user`` is the shared :class:`User` record.
-
-    ``roles`` holds role ids (the @everyone role is implied, as on Discord); members with
-    the same roles share one tuple. The rarely set fields (``avatar``, ``premium_since``,
-    ``communication_disabled_until``, ``flags``, ``pending``, ``deaf``, ``mute``) live in
-    ``extra``, which is None while they all have their defaults; read them as attributes
-    of the member, and change them with :meth:`set`.
-    """
-
-    user: User = msgspec.field(default_factory=User)
-    roles: tuple[Snowflake, ...] = ()
-    joined_at: datetime.datetime | None = None
-    nick: str | None = None
-    extra: MemberExtra | None = None
-
-    @property
-    def id(self) -> Snowflake:
-        """The user id."""
-        return self.user.id
-
-    @property
-    def display_name(self) -> str:
-        """The nickname, else the user's display name."""
-        return self.nick or self.user.display_name
-
-    @property
-    def avatar(self) -> str | None:
-        """The guild avatar hash."""
-        return (self.extra or _NO_EXTRA).avatar
-
-    @property
-    def premium_since(self) -> datetime.datetime | None:
-        """When the member started boosting."""
-        return (self.extra or _NO_EXTRA).premium_since
-
-    @property
-    def communication_disabled_until(self) -> datetime.datetime | None:
-        """The end of a timeout."""
-        return (self.extra or _NO_EXTRA).communication_disabled_until
-
-    @property
-    def flags(self) -> int:
-        """Guild member flags."""
-        return (self.extra or _NO_EXTRA).flags
-
-    @property
-    def pending(self) -> bool:
-        """Has not yet passed membership screening."""
-        return (self.extra or _NO_EXTRA).pending
-
-    @property
-    def deaf(self) -> bool:
-        """Server-deafened."""
-        return (self.extra or _NO_EXTRA).deaf
-
-    @property
-    def mute(self) -> bool:
-        """Server-muted."""
-        return (self.extra or _NO_EXTRA).mute
-
-    def set(self, **fields: object) -> None:
-        """Change fields, ``extra`` ones included (``member.set(nick="x", deaf=True)``)."""
-        extra = self.extra
-        for name, value in fields.items():
-            if name in MEMBER_EXTRA_FIELDS:
-                if extra is None:
-                    if getattr(_NO_EXTRA, name) == value:
-                        continue
-                    extra = MemberExtra()
-                setattr(extra, name, value)
-            else:
-                setattr(self, name, value)
-        self.extra = None if extra is None or extra == _NO_EXTRA else extra
 
 
 class VoiceState(Record, kw_only=True):
@@ -208,9 +119,9 @@ class Guild(GuildFields, kw_only=True):
     shard_id: int = 0
     channels: dict[Snowflake, Channel] = msgspec.field(default_factory=dict)
     roles: dict[Snowflake, Role] = msgspec.field(default_factory=dict)
-    members: dict[Snowflake, Member] = msgspec.field(default_factory=dict)
+    members: MemberTable = msgspec.field(default_factory=MemberTable)
     voice_states: dict[Snowflake, VoiceState] = msgspec.field(default_factory=dict)
-    presences: dict[Snowflake, Presence] = msgspec.field(default_factory=dict)
+    presences: PresenceTable = msgspec.field(default_factory=PresenceTable)
 
     @property
     def threads(self) -> list[Channel]:
