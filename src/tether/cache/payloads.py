@@ -77,10 +77,9 @@ class IdOnly(_Payload):
     id: Snowflake = 0
 
 
-class MemberPayload(_Payload):
-    """A member object as the gateway sends it (converted to :class:`Member` to be kept)."""
+class _MemberFields(_Payload):
+    """A member object's fields but its ``user`` (whose decode type differs by source)."""
 
-    user: User = msgspec.field(default_factory=User)
     roles: tuple[Snowflake, ...] = ()
     joined_at: datetime.datetime | None = None
     nick: str | None = None
@@ -91,6 +90,12 @@ class MemberPayload(_Payload):
     pending: bool = False
     deaf: bool = False
     mute: bool = False
+
+
+class MemberPayload(_MemberFields):
+    """A member object as the gateway sends it (converted to :class:`Member` to be kept)."""
+
+    user: User = msgspec.field(default_factory=User)
 
 
 class StreamUser(_Payload):
@@ -105,21 +110,11 @@ class StreamUser(_Payload):
     bot: bool = False
 
 
-class StreamMember(_Payload):
+class StreamMember(_MemberFields):
     """A member of GUILD_CREATE's list (what :class:`MemberPayload` holds, with a
     :class:`StreamUser`): its fields go straight into the guild's member table."""
 
     user: StreamUser = msgspec.field(default_factory=StreamUser)
-    roles: tuple[Snowflake, ...] = ()
-    joined_at: datetime.datetime | None = None
-    nick: str | None = None
-    avatar: str | None = None
-    premium_since: datetime.datetime | None = None
-    communication_disabled_until: datetime.datetime | None = None
-    flags: int = 0
-    pending: bool = False
-    deaf: bool = False
-    mute: bool = False
 
 
 def member_extra(p: MemberPayload | StreamMember) -> MemberExtra | None:
