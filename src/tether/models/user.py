@@ -76,6 +76,13 @@ _NONE = "\x00"
 _MERGE_AT = 512
 
 
+def _merge_limit(kept: int) -> int:
+    """How many recent additions wait before a merge into ``kept`` sorted rows: at least
+    :data:`_MERGE_AT`, and a 32nd of the rows, so that merging (a copy of every row) costs
+    O(1) per user however the ids arrive (users come in no id order on real Discord)."""
+    return max(_MERGE_AT, kept >> 5)
+
+
 def pack_user(user: UserFields) -> bytes | User:
     """A user's fields as one UTF-8 ``bytes`` (``id`` apart), or a copy of the record when a field
     holds the separator. Inverse: :func:`unpack_user`."""
@@ -204,27 +211,28 @@ class UserTable(Mapping[Snowflake, User]):
             self._rows[row] = packed
             return
         self._recent[user_id] = packed
-        if len(self._recent) >= _MERGE_AT:
+        if len(self._recent) >= _merge_limit(len(self._ids)):
             self._merge()
 
     def _merge(self) -> None:
         """Move the recent batch into the sorted columns."""
-        recent = sorted(self._recent.items())
+        recent = self._recent
         self._recent = {}
+        order = sorted(recent)  # the ids alone: sorting ints beats sorting (id, row) pairs
         ids, rows = self._ids, self._rows
-        if not ids or recent[0][0] > ids[-1]:
-            ids.extend(uid for uid, _ in recent)
-            rows.extend(packed for _, packed in recent)
+        if not ids or order[0] > ids[-1]:
+            ids.extend(order)
+            rows.extend(map(recent.__getitem__, order))
             return
         new_ids = array("Q")
         new_rows: list[bytes | User] = []
         start = 0
-        for uid, packed in recent:
+        for uid in order:
             at = bisect_left(ids, uid, start)
             new_ids += ids[start:at]
             new_rows += rows[start:at]
             new_ids.append(uid)
-            new_rows.append(packed)
+            new_rows.append(recent[uid])
             start = at
         new_ids += ids[start:]
         new_rows += rows[start:]
@@ -270,6 +278,7 @@ class UserTable(Mapping[Snowflake, User]):
         recent = self._recent
         ids, rows = self._ids, self._rows
         last = ids[-1] if ids else -1
+        limit = _merge_limit(len(ids))
         for user in users:
             uid = user.id
             name, glob = user.username, user.global_name
@@ -299,11 +308,12 @@ class UserTable(Mapping[Snowflake, User]):
                         self._refresh(uid, user)
                     continue
             recent[uid] = packed
-            if len(recent) >= _MERGE_AT:
+            if len(recent) >= limit:
                 self._merge()
                 recent = self._recent
                 ids, rows = self._ids, self._rows
                 last = ids[-1]
+                limit = _merge_limit(len(ids))
         return kept
 
     def _refresh(self, user_id: Snowflake, source: UserFields) -> None:
