@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 from tether.cache.flags import CacheFlags
 from tether.cache.payloads import PresencePayload, StreamMember, member_extra
 from tether.cache.store import copy_user
-from tether.models import GUILD_FIELDS, Guild, MemberTable, Presence, Role, ThreadMember
+from tether.models import (
+    GUILD_FIELDS,
+    MEMBER_EXTRA_FIELDS,
+    Guild,
+    MemberExtra,
+    MemberTable,
+    Presence,
+    Role,
+    ThreadMember,
+)
 
 if TYPE_CHECKING:
     from tether.cache.store import Cache
@@ -133,10 +142,8 @@ def _fill_presences(cache: Cache, guild: Guild, entries: list[PresencePayload]) 
 
 _USER, _ID = attrgetter("user"), attrgetter("id")
 _JOINED, _ROLES_OF, _NICK = attrgetter("joined_at"), attrgetter("roles"), attrgetter("nick")
-_RARE = attrgetter(
-    "avatar", "premium_since", "communication_disabled_until", "flags", "pending", "deaf", "mute"
-)
-_RARE_DEFAULTS = (None, None, None, 0, False, False, False)
+_RARE = attrgetter(*MEMBER_EXTRA_FIELDS)
+_RARE_DEFAULTS = _RARE(MemberExtra())
 
 
 def _fill_members(cache: Cache, guild: Guild, members_in: list[StreamMember]) -> None:

@@ -34,11 +34,10 @@ import math
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import islice
-from operator import lt
 from typing import Any
 
 from tether.models.base import Record, Snowflake
+from tether.models.columns import find_row, sort_order
 from tether.models.user import User, UserTable
 
 __all__ = ["MEMBER_EXTRA_FIELDS", "Member", "MemberExtra", "MemberTable"]
@@ -48,7 +47,6 @@ _NAN = math.nan
 _FROM_TS = datetime.datetime.fromtimestamp
 _isnan = math.isnan
 _TIMESTAMP = datetime.datetime.timestamp
-_LESS = lt
 
 
 class MemberExtra(Record, kw_only=True):
@@ -234,28 +232,21 @@ class MemberTable(Mapping[Snowflake, Member]):
         return iter(self._ids)
 
     def __contains__(self, user_id: object) -> bool:
-        return self._row(user_id) >= 0
+        return find_row(self._ids, user_id) >= 0
 
     def __getitem__(self, user_id: Snowflake) -> Member:
-        row = self._row(user_id)
+        row = find_row(self._ids, user_id)
         if row < 0:
             raise KeyError(user_id)
         return self._make(row)
 
     def get(self, user_id: Snowflake, default: Any = None) -> Any:
         """The member of that user id, else ``default``."""
-        row = self._row(user_id)
+        row = find_row(self._ids, user_id)
         return default if row < 0 else self._make(row)
 
     def __repr__(self) -> str:
         return f"<MemberTable members={len(self._ids)} role_sets={len(self._role_sets)}>"
-
-    def _row(self, user_id: object) -> int:
-        ids = self._ids
-        if not isinstance(user_id, int) or not 0 <= user_id < 1 << 64:
-            return -1
-        row = bisect_left(ids, user_id)
-        return row if row < len(ids) and ids[row] == user_id else -1
 
     def _make(self, row: int) -> Member:
         uid = self._ids[row]
@@ -281,7 +272,7 @@ class MemberTable(Mapping[Snowflake, Member]):
         extra: MemberExtra | None,
     ) -> bool:
         """Whether the member is kept with exactly these fields (no record is made)."""
-        row = self._row(user_id)
+        row = find_row(self._ids, user_id)
         if row < 0 or self._role_sets[self._roles[row]] != roles:
             return False
         stamp = self._joined[row]
@@ -346,13 +337,13 @@ class MemberTable(Mapping[Snowflake, Member]):
                 if found is None:
                     slots[i] = self._role_slot(roles[i])
         stamper: Any = _TIMESTAMP if None not in joined else _stamp
-        if all(map(_LESS, ids, islice(ids, 1, None))):  # sorted already (the usual case)
+        order = sort_order(ids)
+        if order is None:
             self._ids = array("Q", ids)
             self._joined = array("d", map(stamper, joined))
             self._roles = array(self._slot_code(), slots)  # type: ignore[arg-type]
             self._nicks = None if nicks is None else list(nicks)
         else:
-            order = sorted(range(len(ids)), key=ids.__getitem__)
             self._ids = array("Q", map(ids.__getitem__, order))
             self._joined = array("d", map(stamper, map(joined.__getitem__, order)))
             ordered = map(slots.__getitem__, order)
@@ -387,7 +378,7 @@ class MemberTable(Mapping[Snowflake, Member]):
             if uid not in self._users:
                 member.user = self._users.put(member.user)
             member._table = self
-            row = self._row(uid)
+            row = find_row(self._ids, uid)
             if row >= 0:
                 self._write(row, uid, member)
             else:
@@ -397,7 +388,7 @@ class MemberTable(Mapping[Snowflake, Member]):
         new = sorted(fresh.items())
         self._insert_rows([uid for uid, _ in new])
         for uid, member in new:
-            self._write(self._row(uid), uid, member)
+            self._write(find_row(self._ids, uid), uid, member)
 
     def _insert_rows(self, new_ids: list[Snowflake]) -> None:
         """Add blank rows for ``new_ids`` (sorted, none kept yet), keeping the columns sorted."""
@@ -437,7 +428,7 @@ class MemberTable(Mapping[Snowflake, Member]):
     def store(self, member: Member) -> None:
         """Write a materialized member's fields back to its row (nothing if it has left)."""
         uid = member.user.id
-        row = self._row(uid)
+        row = find_row(self._ids, uid)
         if row >= 0:
             self._write(row, uid, member)
 
@@ -461,7 +452,7 @@ class MemberTable(Mapping[Snowflake, Member]):
 
     def remove(self, user_id: Snowflake) -> Member | None:
         """Forget a member; returns it (materialized, detached), or None."""
-        row = self._row(user_id)
+        row = find_row(self._ids, user_id)
         if row < 0:
             return None
         member = self._make(row)

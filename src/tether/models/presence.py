@@ -7,15 +7,12 @@ import datetime
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator, MutableMapping
-from itertools import islice
-from operator import lt
 from typing import Any
 
 from tether.models.base import Record, Snowflake
+from tether.models.columns import find_row, sort_order
 
 __all__ = ["Activity", "ClientStatus", "Presence", "PresenceTable"]
-
-_LESS = lt
 
 
 class ClientStatus(Record, kw_only=True):
@@ -68,25 +65,18 @@ class PresenceTable(MutableMapping[Snowflake, Presence]):
     def __repr__(self) -> str:
         return f"<PresenceTable presences={len(self._ids)}>"
 
-    def _row(self, user_id: object) -> int:
-        if not isinstance(user_id, int) or not 0 <= user_id < 1 << 64:
-            return -1
-        ids = self._ids
-        row = bisect_left(ids, user_id)
-        return row if row < len(ids) and ids[row] == user_id else -1
-
     def __contains__(self, user_id: object) -> bool:
-        return self._row(user_id) >= 0
+        return find_row(self._ids, user_id) >= 0
 
     def __getitem__(self, user_id: Snowflake) -> Presence:
-        row = self._row(user_id)
+        row = find_row(self._ids, user_id)
         if row < 0:
             raise KeyError(user_id)
         return self._presences[row]
 
     def get(self, user_id: Snowflake, default: Any = None) -> Any:
         """The presence of that user id, else ``default``."""
-        row = self._row(user_id)
+        row = find_row(self._ids, user_id)
         return default if row < 0 else self._presences[row]
 
     def __setitem__(self, user_id: Snowflake, presence: Presence) -> None:
@@ -99,7 +89,7 @@ class PresenceTable(MutableMapping[Snowflake, Presence]):
             self._presences.insert(row, presence)
 
     def __delitem__(self, user_id: Snowflake) -> None:
-        row = self._row(user_id)
+        row = find_row(self._ids, user_id)
         if row < 0:
             raise KeyError(user_id)
         del self._ids[row]
@@ -113,10 +103,10 @@ class PresenceTable(MutableMapping[Snowflake, Presence]):
             last = {uid: i for i, uid in enumerate(ids)}
             ids = [ids[i] for i in sorted(last.values())]
             presences = [presences[i] for i in sorted(last.values())]
-        if all(map(_LESS, ids, islice(ids, 1, None))):
+        order = sort_order(ids)
+        if order is None:
             self._ids = array("Q", ids)
             self._presences = list(presences)
         else:
-            order = sorted(range(len(ids)), key=ids.__getitem__)
             self._ids = array("Q", map(ids.__getitem__, order))
             self._presences = list(map(presences.__getitem__, order))

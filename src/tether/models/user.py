@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from tether.models.base import Record, Snowflake
+from tether.models.columns import find_row
 
 __all__ = ["USER_FIELDS", "User", "UserFields", "UserTable"]
 
@@ -187,26 +188,18 @@ class UserTable(Mapping[Snowflake, User]):
         return f"<UserTable users={len(self)}>"
 
     def _packed(self, user_id: object) -> bytes | User | None:
-        if not isinstance(user_id, int) or not 0 <= user_id < 1 << 64:
-            return None
-        found = self._recent.get(user_id)
+        found = self._recent.get(user_id) if isinstance(user_id, int) else None
         if found is not None:
             return found
-        ids = self._ids
-        row = bisect_left(ids, user_id)
-        return self._rows[row] if row < len(ids) and ids[row] == user_id else None
-
-    def _row(self, user_id: Snowflake) -> int:
-        ids = self._ids
-        row = bisect_left(ids, user_id)
-        return row if row < len(ids) and ids[row] == user_id else -1
+        row = find_row(self._ids, user_id)
+        return self._rows[row] if row >= 0 else None
 
     def _store(self, user_id: Snowflake, packed: bytes | User) -> None:
         """Set the packed form of a kept user (or add it to the recent batch)."""
         if user_id in self._recent:
             self._recent[user_id] = packed
             return
-        row = self._row(user_id)
+        row = find_row(self._ids, user_id)
         if row >= 0:
             self._rows[row] = packed
             return
@@ -347,7 +340,7 @@ class UserTable(Mapping[Snowflake, User]):
         self._live.pop(user_id, None)
         if self._recent.pop(user_id, None) is not None:
             return
-        row = self._row(user_id)
+        row = find_row(self._ids, user_id)
         if row >= 0:
             del self._ids[row]
             del self._rows[row]
